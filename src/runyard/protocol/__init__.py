@@ -1,0 +1,1 @@
+"""Reading what runs print (PROTOCOL.md): pure functions, no I/O."""

@@ -1,0 +1,76 @@
+"""Every setting runyard has, declared once, each with a description.
+
+Values come from ``RUNYARD_*`` environment variables, then the defaults below.
+``Settings()`` is built by whoever starts a process (the CLI, ``runyard serve``, a test)
+and passed down; nothing reads the environment behind its back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".runyard",
+        description="where the database, server.json and every run's folder live",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the database; default: SQLite at $RUNYARD_HOME/runyard.db"
+    )
+    host: str = Field("127.0.0.1", description="address the daemon binds")
+    port: int = Field(8420, ge=0, le=65535, description="port the daemon binds (0: any free port)")
+    token: str | None = Field(
+        None, description="API token; default: a new random one per daemon, written to server.json"
+    )
+    gpus: str | None = Field(None, description="comma-separated GPU indices runyard may use (default: all)")
+    gpu_inventory: Path | None = Field(
+        None, description="declared inventory JSON read in place of NVML (machines without NVIDIA GPUs, tests)"
+    )
+    gpu_poll_s: float = Field(2.0, gt=0, description="seconds between two readings of the GPU inventory")
+    external_mem_threshold_mib: int = Field(
+        500, ge=0, description="a GPU whose memory used by processes that are not runyard's exceeds this is busy"
+    )
+    launch_hold_s: float = Field(
+        30.0, ge=0, description="seconds a new attempt's GPU claim is held before its process shows in the inventory"
+    )
+    cpu_slots: int = Field(1, ge=1, description="how many runs that use no GPU may run at once")
+    priority_ageing_s: float = Field(
+        600.0, gt=0, description="seconds of waiting worth one priority level (so low priorities are not starved)"
+    )
+    retry_backoff_s: float = Field(5.0, ge=0, description="first automatic retry's delay; doubles each attempt")
+    retry_backoff_max_s: float = Field(600.0, ge=0, description="longest delay between automatic retries")
+    kill_grace_s: float = Field(10.0, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling")
+    schedule_interval_s: float = Field(1.0, gt=0, description="the scheduler plans at least this often")
+    autostart_timeout_s: float = Field(20.0, gt=0, description="how long the CLI waits for a daemon it started")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'runyard.db'}"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def server_file(self) -> Path:
+        return self.home / "server.json"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.home / "daemon.log"
+
+    def allowed_gpus(self) -> set[int] | None:
+        if not self.gpus:
+            return None
+        return {int(part) for part in self.gpus.split(",") if part.strip()}
