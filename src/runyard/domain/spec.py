@@ -108,7 +108,10 @@ class RunSpec(BaseModel):
     shell: bool = Field(False, description="run command[0] through /bin/sh -c")
     name: str | None = None
     workdir: str = Field(description="absolute working directory")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, description="variables set for the run")
+    base_env: dict[str, str] | None = Field(
+        None, description="the submitter's environment, which the run starts from (default: the daemon's)"
+    )
     gpus_min: int | None = Field(None, ge=0, description="None: 1 on a machine with GPUs, else 0")
     gpus_max: int | None = Field(None, ge=0)
     gpu_ids: list[int] | None = Field(None, description="pin the run to these GPUs")
@@ -148,8 +151,3 @@ class RunSpec(BaseModel):
         if self.shell and len(self.command) != 1:
             raise ValueError("with shell=true, command is one string")
         return self
-
-    def display_command(self) -> str:
-        import shlex
-
-        return self.command[0] if self.shell else shlex.join(self.command)

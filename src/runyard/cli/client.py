@@ -1,0 +1,340 @@
+"""How the CLI reaches the daemon: ``server.json``, autostart, and the HTTP calls.
+
+The daemon of a ``$RUNYARD_HOME`` announces itself in ``server.json`` (url, pid, token).
+A command that needs it and finds none answering starts one in the background, as
+task-spooler does, under an exclusive lock so that two racing commands start only one.
+Every transport failure becomes :class:`DaemonUnavailable` and every 4xx/5xx answer an
+:class:`ApiError`, so that the top of the CLI prints one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runyard.cli.errors import ApiError
+from runyard.errors import DaemonUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+    from runyard.settings import Settings
+
+API = "/api/v1"
+HEALTH_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The content of ``server.json``: where the daemon listens and the token it wants."""
+
+    url: str
+    pid: int
+    token: str
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Bytes of one attempt's log from an offset, and whether more can still come."""
+
+    data: bytes
+    attempt: int
+    next_offset: int
+    finished: bool
+
+
+def read_server_info(path: Path) -> ServerInfo | None:
+    """``server.json`` if it is there and whole; a half-written or odd file counts as none."""
+    try:
+        data = json.loads(path.read_text())
+        return ServerInfo(
+            url=str(data["url"]).rstrip("/"),
+            pid=int(data["pid"]),
+            token=str(data.get("token") or ""),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _skip_httpx_cli() -> None:
+    """Keep ``import httpx`` from importing httpx's own command-line client.
+
+    httpx imports ``httpx._main`` (and with it click, Rich and Pygments) whenever those are
+    installed, which they are here: ~200 ms on every runyard command. A ``None`` entry in
+    ``sys.modules`` makes that optional import fail, and httpx falls back as it is written to.
+    """
+    if "httpx" in sys.modules:
+        return
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if sys.modules.get("httpx._main") is None:
+            del sys.modules["httpx._main"]
+
+
+def _http_client(
+    info: ServerInfo, timeout_s: float, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    _skip_httpx_cli()
+    import httpx
+
+    return httpx.Client(
+        base_url=info.url,
+        headers={"Authorization": f"Bearer {info.token}"},
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+        transport=transport,
+        trust_env=False,  # a proxy from HTTP_PROXY must never stand between us and 127.0.0.1
+    )
+
+
+def is_healthy(info: ServerInfo, home: Path) -> bool:
+    """Whether the daemon in ``info`` answers, and is this home's (not a stranger on a reused port)."""
+    _skip_httpx_cli()
+    import httpx
+
+    try:
+        with _http_client(info, HEALTH_TIMEOUT_S) as http:
+            response = http.get(f"{API}/health")
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "ok":
+        return False
+    their_home = body.get("home")
+    return their_home is None or Path(str(their_home)).resolve() == home
+
+
+def find_daemon(settings: Settings) -> ServerInfo | None:
+    """The healthy daemon of this home, or None."""
+    info = read_server_info(settings.server_file)
+    return info if info is not None and is_healthy(info, settings.home) else None
+
+
+def connect(settings: Settings, *, autostart: bool = True) -> DaemonClient:
+    """A client of this home's daemon, starting one in the background when none answers."""
+    info = find_daemon(settings)
+    if info is None:
+        if not autostart:
+            raise DaemonUnavailable(f"no runyard daemon is running for {settings.home}")
+        info = start_daemon(settings)
+    return DaemonClient(info)
+
+
+@contextmanager
+def _autostart_lock(settings: Settings) -> Iterator[None]:
+    import fcntl
+
+    deadline = time.monotonic() + settings.autostart_timeout_s + 5
+    with open(settings.home / "autostart.lock", "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DaemonUnavailable(
+                        f"another runyard has been starting the daemon for too long ({lock.name} is held)"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def start_daemon(settings: Settings) -> ServerInfo:
+    """Start ``runyard serve --background`` detached, and wait until it answers."""
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DaemonUnavailable(
+            f"cannot create RUNYARD_HOME {settings.home}: {error.strerror}"
+        ) from None
+    with _autostart_lock(settings):
+        # Whoever held the lock before us may have started one already.
+        info = find_daemon(settings)
+        if info is not None:
+            return info
+        with open(settings.daemon_log, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "runyard", "serve", "--background"],
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=os.environ.copy(),
+            )
+        deadline = time.monotonic() + settings.autostart_timeout_s
+        while time.monotonic() < deadline:
+            info = read_server_info(settings.server_file)
+            if info is not None and is_healthy(info, settings.home):
+                print(f"runyard: started the daemon (pid {info.pid}, {info.url})", file=sys.stderr)
+                return info
+            code = process.poll()
+            if code is not None:
+                raise DaemonUnavailable(
+                    f"the daemon stopped at start (exit {code}): {_last_line(settings.daemon_log)}"
+                    f" (see {settings.daemon_log})"
+                )
+            time.sleep(0.05)
+        raise DaemonUnavailable(
+            f"the daemon did not answer within {settings.autostart_timeout_s:g} s"
+            f" (see {settings.daemon_log})"
+        )
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [
+            line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()
+        ]
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no output"
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    """The one-line error a 4xx/5xx answer stands for."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    error, field = "http_error", None
+    detail = f"the daemon answered HTTP {response.status_code}"
+    if isinstance(body, dict):
+        error = str(body.get("error") or error)
+        field = body.get("field")
+        raw = body.get("detail")
+        if isinstance(raw, str) and raw.strip():
+            detail = raw
+        elif isinstance(raw, list) and raw:  # FastAPI's own validation errors
+            first = raw[0] if isinstance(raw[0], dict) else {}
+            where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+            detail = (
+                f"{where}: {first.get('msg', raw[0])}" if where else str(first.get("msg", raw[0]))
+            )
+    elif response.text.strip():
+        detail = f"{detail}: {response.text.strip()[:200]}"
+    if response.status_code == 401 and error == "http_error":
+        detail = "the daemon refused the token in server.json (is another daemon on its port?)"
+    return ApiError(response.status_code, error, " ".join(detail.split()), field)
+
+
+class DaemonClient:
+    """The daemon's HTTP API as methods returning its JSON."""
+
+    def __init__(
+        self,
+        info: ServerInfo,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout_s: float = 30.0,
+    ):
+        self.info = info
+        self._http = _http_client(info, timeout_s, transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
+        try:
+            response = self._http.request(method, f"{API}{path}", **kwargs)
+        except httpx.TimeoutException:
+            raise DaemonUnavailable(
+                f"the daemon at {self.info.url} did not answer {method} {path} in time"
+            ) from None
+        except httpx.TransportError as error:
+            raise DaemonUnavailable(
+                f"lost the daemon at {self.info.url}: {error or type(error).__name__}"
+            ) from None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code, "bad_response", f"the daemon sent no JSON for {method} {path}"
+            ) from None
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", "/health")
+        return result
+
+    def submit(self, spec: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/runs", json=spec)
+        return result
+
+    def list_runs(
+        self,
+        statuses: list[str] | None = None,
+        tags: list[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        params: list[tuple[str, str | int]] = [("status", s) for s in statuses or ()]
+        params += [("tag", t) for t in tags or ()]
+        if limit is not None:
+            params.append(("limit", limit))
+        body = self._json("GET", "/runs", params=params)
+        runs: list[dict[str, Any]] = body["runs"] if isinstance(body, dict) else body
+        return runs
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/runs/{run_id}")
+        return result
+
+    def find_run(self, run_id: int) -> dict[str, Any] | None:
+        """The run, or None if the daemon has no such run."""
+        try:
+            return self.get_run(run_id)
+        except ApiError as error:
+            if error.is_not_found:
+                return None
+            raise
+
+    def act(self, run_id: int, verb: str) -> dict[str, Any]:
+        """``cancel``, ``retry``, ``pause`` or ``resume`` one run; the run as it is now."""
+        result: dict[str, Any] = self._json("POST", f"/runs/{run_id}/{verb}")
+        return result
+
+    def read_log(
+        self, run_id: int, attempt: int | None, offset: int, limit: int = 1 << 20
+    ) -> LogChunk:
+        params: dict[str, int] = {"offset": offset, "limit": limit}
+        if attempt is not None:
+            params["attempt"] = attempt
+        response = self.request("GET", f"/runs/{run_id}/log", params=params)
+        headers = response.headers
+        return LogChunk(
+            data=response.content,
+            attempt=int(headers.get("X-Runyard-Attempt", attempt or 0)),
+            next_offset=int(headers.get("X-Runyard-Next-Offset", offset + len(response.content))),
+            finished=headers.get("X-Runyard-Attempt-Finished", "0") == "1",
+        )
+
+    def gpus(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", "/gpus")
+        return result
+
+    def shutdown(self) -> None:
+        self.request("POST", "/shutdown")

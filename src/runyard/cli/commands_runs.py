@@ -1,0 +1,175 @@
+"""Reading runs: ``ls`` (and bare ``runyard``), ``show`` and ``wait``."""
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from runyard.cli.context import CliContext, ColorOption, state, warn
+from runyard.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ApiError, CliUsageError
+from runyard.cli.selectors import parse_run_id, parse_selection, parse_statuses, resolve
+
+RECENT_FINISHED = 20  # the table hides older finished runs unless asked (--all, a filter)
+FINISHED = frozenset({"completed", "failed", "cancelled", "lost"})
+POLL_S = 0.25
+
+StatusOption = Annotated[
+    list[str] | None,
+    typer.Option("--status", "-s", help="Only runs in this status (repeat, or a,b)."),
+]
+TagOption = Annotated[
+    list[str] | None,
+    typer.Option("--tag", "-t", help="Only runs with this tag (repeat: any of them)."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON (flat, stable keys) instead of a table.")
+]
+
+
+def select_for_listing(
+    runs: list[dict[str, Any]], *, limit: int | None, everything: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """The runs a listing shows, in id order, and how many older finished ones it left out."""
+    runs = sorted(runs, key=lambda r: int(r["id"]))
+    if limit is not None:
+        return runs[-limit:] if limit > 0 else [], 0
+    if everything:
+        return runs, 0
+    finished = [r for r in runs if r.get("status") in FINISHED]
+    hidden = (
+        {id(r) for r in finished[:-RECENT_FINISHED]} if len(finished) > RECENT_FINISHED else set()
+    )
+    return [r for r in runs if id(r) not in hidden], len(hidden)
+
+
+def list_queue(
+    cli: CliContext,
+    statuses: list[str] | None = None,
+    tags: list[str] | None = None,
+    json_out: bool = False,
+    limit: int | None = None,
+    everything: bool = False,
+) -> None:
+    """Print the runs; the table leaves out all but the latest finished ones unless filtered."""
+    wanted = parse_statuses(statuses or ())
+    tag_set = set(tags or ())
+    runs = cli.client().list_runs(statuses=wanted)
+    if tag_set:
+        runs = [r for r in runs if tag_set & set(r.get("tags") or ())]
+    shown, hidden = select_for_listing(
+        runs, limit=limit, everything=everything or json_out or bool(wanted or tag_set)
+    )
+    if json_out:
+        from runyard.cli.render import flat_run, print_json
+
+        print_json([flat_run(r) for r in shown])
+        return
+    from runyard.cli.render import print_runs
+
+    print_runs(cli.console(), shown)
+    if hidden:
+        warn(f"{hidden} older finished runs not shown (runyard ls --all)")
+
+
+def ls(
+    ctx: typer.Context,
+    status: StatusOption = None,
+    tag: TagOption = None,
+    json_out: JsonOption = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N runs.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", "-a", help="Every run, old finished ones too.")
+    ] = False,
+    color: ColorOption = None,
+) -> None:
+    """List runs: the queue, what runs, and the latest finished runs; for a waiting run, why."""
+    list_queue(state(ctx, color), status, tag, json_out, limit, all_)
+
+
+def show(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
+    json_out: JsonOption = False,
+    color: ColorOption = None,
+) -> None:
+    """Show one run in full, with its attempts."""
+    cli = state(ctx, color)
+    run_id = parse_run_id(run)
+    data = cli.client().get_run(run_id)
+    if json_out:
+        from runyard.cli.render import flat_run, print_json
+
+        print_json(flat_run(data))
+    else:
+        from runyard.cli.render import print_run
+
+        print_run(cli.console(), data)
+
+
+def ending(run: dict[str, Any]) -> str:
+    """``run 3 completed``, ``run 4 failed (oom, exit code 1)``: one line per finished run."""
+    from runyard.cli.render import ending_text
+
+    text = f"run {run['id']} {run.get('status')}"
+    detail = ending_text(run) if run.get("status") != "completed" else ""
+    return f"{text} ({detail})" if detail else text
+
+
+def wait(
+    ctx: typer.Context,
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="Run ids or ranges (3 5 9, 3-7).", show_default=False)
+    ] = None,
+    status: StatusOption = None,
+    tag: TagOption = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code tells.")
+    ] = False,
+) -> None:
+    """Wait until the runs have ended; exit 0 only if all of them completed."""
+    selection = parse_selection(runs, status, tag)
+    if selection.is_empty:
+        raise CliUsageError(
+            "say which runs to wait for: ids (3 5 9), ranges (3-7), --status S or --tag T"
+        )
+    client = state(ctx).client()
+    found, missing = resolve(client, selection)
+    if missing:
+        raise ApiError(404, "not_found", f"run {missing[0]} not found")
+    pending = {int(r["id"]): r for r in found}
+    all_completed = True
+    try:
+        while pending:
+            for run_id, run in sorted(pending.items()):
+                if run.get("status") in FINISHED:
+                    all_completed &= run.get("status") == "completed"
+                    if not quiet:
+                        print(ending(run), flush=True)
+                    del pending[run_id]
+            if pending:
+                time.sleep(POLL_S)
+                pending = _refresh(client, pending)
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if not all_completed:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _refresh(client: Any, pending: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The latest state of the runs still awaited (one request when there are many)."""
+    if len(pending) <= 10:
+        fresh = {}
+        for run_id in pending:
+            run = client.find_run(run_id)
+            fresh[run_id] = (
+                run if run is not None else {"id": run_id, "status": "lost", "reason": "deleted"}
+            )
+        return fresh
+    latest = {int(r["id"]): r for r in client.list_runs()}
+    return {i: latest.get(i, {"id": i, "status": "lost", "reason": "deleted"}) for i in pending}
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ls)
+    app.command()(show)
+    app.command()(wait)

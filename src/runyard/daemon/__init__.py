@@ -1,0 +1,109 @@
+"""``runyard serve``: the daemon — the API under uvicorn and the yard's loops on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from runyard.errors import RunyardError
+from runyard.settings import Settings
+
+log = logging.getLogger(__name__)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _bind(host: str, port: int, fallback: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE or not fallback:
+            sock.close()
+            raise RunyardError(f"cannot listen on {host}:{port}: {error.strerror} (pick another with --port)") from None
+        sock.bind((host, 0))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _lock_home(home: Path) -> int:
+    """One daemon per RUNYARD_HOME: two would start the same queued run twice."""
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunyardError(f"a runyard daemon is already running for {home} (`runyard shutdown` stops it)") from None
+    return fd
+
+
+def _write_server_file(settings: Settings, url: str, token: str) -> None:
+    path = settings.server_file
+    tmp = path.with_name(".server.json.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url, "pid": os.getpid(), "token": token}, f)
+    os.replace(tmp, path)
+
+
+def serve(settings: Settings, *, port_fallback: bool = False) -> None:
+    """Run the daemon in the foreground until it is shut down (SIGINT, SIGTERM, the API)."""
+    if settings.host not in LOOPBACK and not settings.token:
+        raise RunyardError(
+            f"refusing to listen on {settings.host} without a token: set RUNYARD_TOKEN "
+            "(e.g. `export RUNYARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`)"
+        )
+    lock = _lock_home(settings.home)
+    try:
+        asyncio.run(_serve(settings, port_fallback))
+    finally:
+        os.close(lock)
+
+
+async def _serve(settings: Settings, port_fallback: bool) -> None:
+    import uvicorn
+
+    from runyard.daemon.yard import Yard
+    from runyard.server.app import create_app
+
+    token = settings.token or secrets.token_urlsafe(32)
+    sock = _bind(settings.host, settings.port, port_fallback)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    yard = Yard(settings)
+    await yard.start()
+    app = create_app(yard, token)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+
+    def request_exit() -> None:
+        server.should_exit = True
+
+    yard.on_shutdown.append(request_exit)
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        _write_server_file(settings, url, token)
+        log.info("runyard daemon listening on %s (home %s)", url, settings.home)
+
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
+        await yard.stop()
+        try:
+            if json.loads(settings.server_file.read_text()).get("pid") == os.getpid():
+                settings.server_file.unlink()
+        except (OSError, ValueError):
+            pass

@@ -1,0 +1,288 @@
+"""The running daemon's state and its loops: the scheduler, the GPU monitor, and one
+watcher per live attempt. Built per process (``Yard(settings)``), never global."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runyard.domain.spec import RunSpec
+from runyard.domain.status import RunStatus
+from runyard.executors.local import LocalExecutor
+from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
+from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
+from runyard.service.bus import EventBus
+from runyard.service.lifecycle import (
+    LiveAttempt,
+    finish_attempt,
+    oom_adjustments,
+    promote_waiting,
+    start_attempt,
+    waiting_reason,
+)
+from runyard.service.work import Work
+from runyard.settings import Settings
+from runyard.store.db import open_database
+from runyard.store.tables import Attempt, Run
+
+log = logging.getLogger(__name__)
+
+
+class Yard:
+    def __init__(self, settings: Settings, inventory: Inventory | None = None) -> None:
+        self.settings = settings
+        self.engine, self.sessions = open_database(settings.db_url)
+        self.executor = LocalExecutor()
+        self.inventory = inventory or open_inventory(settings)
+        self.bus = EventBus()
+        self.live: dict[int, LiveAttempt] = {}
+        self.readings: list[GpuReading] = []
+        self.gpu_view: tuple[GpuState, ...] = ()
+        self.started_at = time.time()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: dict[int, Pending] = {}
+        self._last_queue: list[Pending] = []
+        self.on_shutdown: list[Any] = []
+
+    # ---- paths and facts -------------------------------------------------------------
+    def run_dir(self, run_id: int) -> Path:
+        return self.settings.runs_dir / str(run_id)
+
+    def attempt_dir(self, run_id: int, number: int) -> Path:
+        return self.run_dir(run_id) / f"attempt-{number}"
+
+    def gpu_indices(self) -> list[int]:
+        return [g.index for g in self.readings]
+
+    def gpu_memory(self) -> dict[int, int]:
+        return {g.index: g.memory_mib for g in self.readings}
+
+    def live_for_run(self, run_id: int) -> LiveAttempt | None:
+        return next((a for a in self.live.values() if a.run_id == run_id), None)
+
+    def attempt_phase(self, run_id: int, number: int) -> str | None:
+        return self.executor.read_phase(self.attempt_dir(run_id, number))
+
+    # ---- life of the daemon ----------------------------------------------------------
+    async def start(self) -> None:
+        self.read_gpus()
+        from runyard.daemon.recovery import recover
+
+        await recover(self)
+        self._spawn(self._scheduler_loop())
+        self._spawn(self._monitor_loop())
+        self._spawn(self._tick_loop())
+        self.wake_scheduler()
+
+    async def stop(self) -> None:
+        """Stop the loops and watchers; attempts go on and are re-attached at the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.engine.dispose()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def wake_scheduler(self) -> None:
+        self._wake.set()
+
+    # ---- attempts --------------------------------------------------------------------
+    def watch(self, live: LiveAttempt) -> None:
+        self._spawn(self._watch(live))
+
+    async def _watch(self, live: LiveAttempt) -> None:
+        try:
+            if live.handle is not None:
+                await self.executor.wait(live.handle)
+            await finish_attempt(self, live)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("run %s: could not finish attempt %s", live.run_id, live.number)
+
+    def stop_attempt(self, run_id: int, why: str) -> None:
+        """Stop a run's live attempt (cancel, timeout): SIGTERM to its group, SIGKILL after the grace."""
+        live = self.live_for_run(run_id)
+        if live is None or live.handle is None:
+            return
+        live.stopping = why
+        self.executor.signal(live.handle, signal.SIGTERM)
+        self.executor.resume(live.handle)  # a paused group must run to handle SIGTERM
+        self._spawn(self.executor.terminate(live.handle, self.settings.kill_grace_s))
+
+    def signal_attempt(self, run_id: int, sig: int) -> None:
+        live = self.live_for_run(run_id)
+        if live is not None and live.handle is not None:
+            self.executor.signal(live.handle, sig)
+
+    # ---- scheduling ------------------------------------------------------------------
+    async def _scheduler_loop(self) -> None:
+        while True:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+            try:
+                async with asyncio.timeout(self.settings.schedule_interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                self.schedule_once()
+            except Exception:
+                log.exception("scheduling pass failed; trying again")
+                await asyncio.sleep(0.5)
+
+    def schedule_once(self) -> None:
+        promote_waiting(self)
+        queue = self.queued()
+        self._last_queue = queue
+        if not queue:
+            return
+        for assignment in plan(queue, self.cluster_state()):
+            live = start_attempt(self, assignment.run_id, assignment.gpus)
+            self._pending.pop(assignment.run_id, None)
+            if live is not None:
+                self.watch(live)
+
+    def queued(self) -> list[Pending]:
+        """The queue as the planner sees it; each run's spec is read once, then cached."""
+        with self.sessions() as session:
+            ids = set(session.scalars(select(Run.id).where(Run.status == "queued")))
+            stale = set(self._pending) - ids
+            for run_id in stale:
+                del self._pending[run_id]
+            missing = ids - set(self._pending)
+            if missing:
+                for run in session.scalars(select(Run).where(Run.id.in_(missing))):
+                    self._pending[run.id] = self._to_pending(run)
+        return sorted(self._pending.values(), key=lambda p: (p.order_key, p.run_id))
+
+    @staticmethod
+    def _to_pending(run: Run) -> Pending:
+        spec = RunSpec.model_validate(run.spec)
+        _, mem = oom_adjustments(spec, run.oom_count)
+        locks = tuple(os.path.normpath(os.path.join(spec.workdir, s.target)) for s in spec.swaps)
+        return Pending(
+            run_id=run.id,
+            order_key=run.order_key,
+            gpus_min=spec.gpus_min or 0,
+            gpus_max=spec.gpus_max or 0,
+            gpu_mem_mib=mem,
+            gpu_ids=tuple(spec.gpu_ids) if spec.gpu_ids is not None else None,
+            timeout_s=spec.timeout_s,
+            locks=locks,
+        )
+
+    def cluster_state(self) -> ClusterState:
+        claims = tuple(
+            Claim(run_id=a.run_id, gpu_index=g, mem_mib=a.gpu_mem_mib, deadline=a.deadline)
+            for a in self.live.values()
+            for g in a.gpus
+        )
+        return ClusterState(
+            gpus=self.gpu_view,
+            claims=claims,
+            held_locks=frozenset(lock for a in self.live.values() for lock in a.locks),
+            cpu_slots=self.settings.cpu_slots,
+            cpu_running=sum(1 for a in self.live.values() if not a.gpus),
+            now=time.time(),
+        )
+
+    def waiting_reasons(self, session: Session, runs: list[Run]) -> dict[int, str]:
+        """Why each of these queued or waiting runs has not started."""
+        reasons: dict[int, str] = {}
+        if any(r.status == "queued" for r in runs):
+            queue = self.queued()
+            wanted = {r.id for r in runs}
+            explained = explain(queue, self.cluster_state())
+            reasons.update({k: v for k, v in explained.items() if k in wanted})
+        waiting = [r for r in runs if r.status == "waiting"]
+        if waiting:
+            dep_ids = {d.depends_on for r in waiting for d in r.deps}
+            statuses = {i: s for i, s in session.execute(select(Run.id, Run.status).where(Run.id.in_(dep_ids)))}
+            now = time.time()
+            for run in waiting:
+                reason = waiting_reason(run, statuses, now)
+                if reason:
+                    reasons[run.id] = reason
+        return reasons
+
+    # ---- GPUs, timeouts and phases ---------------------------------------------------
+    def runyard_pids(self) -> dict[int, int]:
+        """Every process of runyard's live attempts (shims and all they started) → its run."""
+        pids: dict[int, int] = {}
+        for live in self.live.values():
+            if live.handle is None:
+                continue
+            pids[live.handle.pid] = live.run_id
+            try:
+                for child in psutil.Process(live.handle.pid).children(recursive=True):
+                    pids[child.pid] = live.run_id
+            except psutil.Error:
+                pass
+        return pids
+
+    def read_gpus(self, readings: list[GpuReading] | None = None) -> bool:
+        """Take a reading of the inventory; True when what the planner sees changed."""
+        self.readings = self.inventory.read() if readings is None else readings
+        claimed = {g: a.gpu_mem_mib or 0 for a in self.live.values() for g in a.gpus}
+        view = tuple(gpu_states(self.readings, set(self.runyard_pids()), self.settings.external_mem_threshold_mib, claimed))
+        changed = view != self.gpu_view
+        self.gpu_view = view
+        return changed
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.gpu_poll_s)
+            try:
+                # Only the reading (NVML, a file) leaves the loop's thread: self.live is not locked.
+                if self.read_gpus(await asyncio.to_thread(self.inventory.read)):
+                    self.bus.publish({"run_id": None, "kind": "gpus", "data": {}, "time": time.time()})
+                    self.wake_scheduler()
+            except Exception:
+                log.exception("reading the GPU inventory failed")
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            try:
+                self.tick()
+            except Exception:
+                log.exception("tick failed")
+
+    def tick(self) -> None:
+        """Timeouts, and ``preparing → running`` once an attempt's setup command is done."""
+        now = time.time()
+        for live in list(self.live.values()):
+            if live.deadline is not None and live.deadline <= now and live.stopping is None:
+                with Work(self) as work:
+                    attempt = work.session.get(Attempt, live.attempt_id)
+                    if attempt is not None:
+                        attempt.stop_reason = "timeout"
+                        work.emit(live.run_id, "timeout", {"deadline": live.deadline}, live.number)
+                self.stop_attempt(live.run_id, "timeout")
+            if live.handle is not None and self.attempt_phase(live.run_id, live.number) == "running":
+                self._mark_running(live)
+
+    def _mark_running(self, live: LiveAttempt) -> None:
+        with Work(self) as work:
+            run = work.session.get(Run, live.run_id)
+            attempt = work.session.get(Attempt, live.attempt_id)
+            if run is None or attempt is None or run.status != "preparing":
+                return
+            work.transition(run, RunStatus.RUNNING, None, setup="done")
+            attempt.status = "running"
+

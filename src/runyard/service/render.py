@@ -1,0 +1,73 @@
+"""Runs as the API shows them: flat, stable JSON (the CLI's ``--json`` is this)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from runyard.store.tables import Attempt, Run
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render_attempt(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "status": attempt.status,
+        "gpus": list(attempt.gpus or []),
+        "pid": attempt.pid,
+        "started_at": iso(attempt.started_at),
+        "finished_at": iso(attempt.finished_at),
+        "exit_code": attempt.exit_code,
+        "signal": attempt.signal,
+        "reason": attempt.reason,
+    }
+
+
+def render_run(run: Run, waiting_for: str | None = None) -> dict[str, Any]:
+    spec = dict(run.spec)
+    spec.pop("base_env", None)  # the submitter's whole environment: not shown, not needed
+    deps = sorted((d.kind, d.depends_on) for d in run.deps)
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "reason": run.reason,
+        "exit_code": run.exit_code,
+        "signal": run.signal,
+        "attempts": [render_attempt(a) for a in run.attempts],
+        "gpus": list(run.gpus or []),
+        "command": spec["command"],
+        "display_command": spec["command"][0] if spec.get("shell") else _join(spec["command"]),
+        "shell": spec.get("shell", False),
+        "workdir": spec["workdir"],
+        "env": spec.get("env", {}),
+        "priority": run.priority,
+        "retries": spec.get("retries", 0),
+        "retry_on": spec.get("retry_on", "any"),
+        "timeout_s": spec.get("timeout_s"),
+        "tags": sorted(t.tag for t in run.tags),
+        "after": [d for k, d in deps if k == "after"],
+        "after_any": [d for k, d in deps if k == "after_any"],
+        "setup": spec.get("setup"),
+        "swaps": spec.get("swaps", []),
+        "gpus_min": spec.get("gpus_min"),
+        "gpus_max": spec.get("gpus_max"),
+        "gpu_mem_mib": spec.get("gpu_mem_mib"),
+        "gpu_ids": spec.get("gpu_ids"),
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "waiting_for": waiting_for,
+        "spec": spec,
+    }
+
+
+def _join(argv: list[str]) -> str:
+    import shlex
+
+    return shlex.join(argv)

@@ -1,0 +1,193 @@
+"""What users do to runs: submit, list, show, cancel, retry, pause, resume.
+
+Each function validates, changes the store through one :class:`Work`, wakes the
+scheduler when the queue changed, and returns the run as the API shows it.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from runyard.domain.spec import RunSpec
+from runyard.domain.status import FINISHED, LIVE, RunStatus
+from runyard.errors import Conflict, InvalidSpec, RunNotFound
+from runyard.executors.swap import plan_swap
+from runyard.scheduler.planner import order_key
+from runyard.service.render import render_run
+from runyard.service.work import Work
+from runyard.store.tables import Run, RunDep, RunTag
+
+if TYPE_CHECKING:
+    from runyard.daemon.yard import Yard
+
+
+def load_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id, options=[selectinload(Run.attempts), selectinload(Run.tags), selectinload(Run.deps)])
+    if run is None:
+        raise RunNotFound(run_id)
+    return run
+
+
+def validate_spec(yard: Yard, spec: RunSpec) -> RunSpec:
+    """Refuse at submit what could never run here, with one line saying how to fix it."""
+    workdir = Path(spec.workdir)
+    if not workdir.is_absolute():
+        raise InvalidSpec(f"workdir {spec.workdir!r} must be an absolute path", "workdir")
+    if not workdir.is_dir():
+        raise InvalidSpec(f"workdir {spec.workdir} does not exist or is not a directory", "workdir")
+    for index, swap in enumerate(spec.swaps):
+        if not Path(swap.source).is_absolute():
+            raise InvalidSpec(f"swap source {swap.source!r} must be an absolute path", "swaps")
+        if not Path(swap.source).exists():
+            raise InvalidSpec(f"swap source {swap.source} does not exist", "swaps")
+        plan_swap(workdir, swap.source, swap.target, Path("/nonexistent"), index)  # target inside workdir
+    for pattern in spec.metric_patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise InvalidSpec(f"metric pattern {pattern!r} is not a valid regular expression: {error}", "metric_patterns") from None
+    return _fit_gpus(yard, spec)
+
+
+def _fit_gpus(yard: Yard, spec: RunSpec) -> RunSpec:
+    gpus = yard.gpu_indices()
+    total = len(gpus)
+    if spec.gpus_min is None:
+        count = 1 if total else 0
+        spec = spec.model_copy(update={"gpus_min": count, "gpus_max": count})
+    assert spec.gpus_min is not None and spec.gpus_max is not None
+    if spec.gpus_min > total:
+        have = f"this machine has {total} GPU{'s' if total != 1 else ''} runyard may use" if total else (
+            "this machine has no GPU runyard may use (--gpus 0 runs on the CPU)"
+        )
+        raise InvalidSpec(f"the run asks for {spec.gpus_min} GPUs; {have}", "gpus")
+    if spec.gpu_ids is not None:
+        unknown = sorted(set(spec.gpu_ids) - set(gpus))
+        if unknown:
+            raise InvalidSpec(f"GPU {unknown[0]} does not exist here: GPUs are {sorted(gpus) or 'none'}", "gpu_ids")
+    if spec.gpu_mem_mib is not None and spec.gpus_max > 0:
+        biggest = max(yard.gpu_memory().values(), default=0)
+        if spec.gpu_mem_mib > biggest:
+            raise InvalidSpec(f"the run asks for {spec.gpu_mem_mib} MiB per GPU; the largest GPU has {biggest} MiB", "gpu_mem")
+    return spec
+
+
+def submit(yard: Yard, spec: RunSpec) -> dict[str, Any]:
+    spec = validate_spec(yard, spec)
+    with Work(yard) as work:
+        for dep in {*spec.after, *spec.after_any}:
+            if work.session.get(Run, dep) is None:
+                raise InvalidSpec(f"--after {dep}: run {dep} not found", "after")
+        status = RunStatus.WAITING if spec.after or spec.after_any else RunStatus.QUEUED
+        run = Run(
+            name=spec.name,
+            status=status.value,
+            spec=spec.model_dump(mode="json"),
+            priority=spec.priority,
+            order_key=order_key(spec.priority, work.now, yard.settings.priority_ageing_s),
+            created_at=work.now,
+            tags=[RunTag(tag=t) for t in dict.fromkeys(spec.tags)],
+            deps=[RunDep(depends_on=d, kind="after") for d in dict.fromkeys(spec.after)]
+            + [RunDep(depends_on=d, kind="after_any") for d in dict.fromkeys(spec.after_any) if d not in spec.after],
+        )
+        work.session.add(run)
+        work.session.flush()
+        work.emit(run.id, "submitted", {"status": status.value})
+        run_dir = yard.run_dir(run.id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2, exclude={"base_env"}))
+        result = render_run(run)
+    yard.wake_scheduler()
+    return result
+
+
+def list_runs(
+    yard: Yard, statuses: list[str] | None = None, tags: list[str] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    with yard.sessions() as session:
+        query = select(Run).options(selectinload(Run.attempts), selectinload(Run.tags), selectinload(Run.deps))
+        if statuses:
+            query = query.where(Run.status.in_(statuses))
+        if tags:
+            query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag.in_(tags))))
+        query = query.order_by(Run.id.desc() if limit else Run.id)
+        if limit:
+            query = query.limit(limit)
+        runs = list(session.scalars(query))
+        if limit:
+            runs.reverse()
+        reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+        return [render_run(run, reasons.get(run.id)) for run in runs]
+
+
+def get_run(yard: Yard, run_id: int) -> dict[str, Any]:
+    with yard.sessions() as session:
+        run = load_run(session, run_id)
+        reasons = yard.waiting_reasons(session, [run]) if run.status in ("queued", "waiting") else {}
+        return render_run(run, reasons.get(run.id))
+
+
+async def cancel(yard: Yard, run_id: int) -> dict[str, Any]:
+    """Cancel a run in any unfinished status; a live attempt's whole process group is stopped."""
+    with Work(yard) as work:
+        run = load_run(work.session, run_id)
+        status = RunStatus(run.status)
+        if status in FINISHED:
+            raise Conflict(f"run {run_id} is already {status.value}: nothing to cancel")
+        if status in LIVE:
+            attempt = run.attempts[-1]
+            attempt.stop_reason = "cancelled"
+            work.emit(run.id, "cancel_requested", {}, attempt=attempt.number)
+        else:
+            work.transition(run, RunStatus.CANCELLED, "cancelled")
+            run.not_before = None
+    if status in LIVE:
+        yard.stop_attempt(run_id, "cancelled")
+    yard.wake_scheduler()
+    return get_run(yard, run_id)
+
+
+def retry(yard: Yard, run_id: int) -> dict[str, Any]:
+    """Queue a finished run again: its next attempt gets a log of its own."""
+    with Work(yard) as work:
+        run = load_run(work.session, run_id)
+        if RunStatus(run.status) not in FINISHED:
+            raise Conflict(f"run {run_id} is {run.status}: only a finished run can be retried")
+        work.transition(run, RunStatus.QUEUED, None, manual=True)
+        run.retry_base = run.attempts_count
+        run.exit_code = run.signal = None
+        run.finished_at = None
+        run.order_key = order_key(run.priority, work.now, yard.settings.priority_ageing_s)
+    yard.wake_scheduler()
+    return get_run(yard, run_id)
+
+
+def pause(yard: Yard, run_id: int) -> dict[str, Any]:
+    with Work(yard) as work:
+        run = load_run(work.session, run_id)
+        if run.status not in ("running", "preparing"):
+            raise Conflict(f"run {run_id} is {run.status}: only a running run can be paused")
+        work.transition(run, RunStatus.PAUSED, None)
+        run.attempts[-1].status = RunStatus.PAUSED.value
+        yard.signal_attempt(run_id, signal.SIGSTOP)
+    return get_run(yard, run_id)
+
+
+def resume(yard: Yard, run_id: int) -> dict[str, Any]:
+    with Work(yard) as work:
+        run = load_run(work.session, run_id)
+        if run.status != "paused":
+            raise Conflict(f"run {run_id} is {run.status}: only a paused run can be resumed")
+        attempt = run.attempts[-1]
+        phase = yard.attempt_phase(run_id, attempt.number)
+        new = RunStatus.PREPARING if phase == "preparing" else RunStatus.RUNNING
+        work.transition(run, new, None)
+        attempt.status = new.value
+        yard.signal_attempt(run_id, signal.SIGCONT)
+    return get_run(yard, run_id)

@@ -1,0 +1,106 @@
+"""submit → wait → show, chaining, listing, logs: the CLI against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from tests.integration.cli.harness import Cli
+
+pytestmark = pytest.mark.slow
+PY = sys.executable
+
+
+def test_submit_wait_and_show_json(cli: Cli) -> None:
+    run_id = cli.submit("--name", "hello", "--", PY, "-c", "print('hi')")
+    waited = cli("wait", str(run_id))
+    assert (waited.returncode, waited.stdout) == (0, f"run {run_id} completed\n")
+    run = cli.run(run_id)
+    assert {k: run[k] for k in ("id", "name", "status", "reason", "exit_code")} == {
+        "id": run_id, "name": "hello", "status": "completed", "reason": None, "exit_code": 0,
+    }  # fmt: skip
+    assert run["command"] == [PY, "-c", "print('hi')"]
+    assert run["workdir"] == str(cli.cwd)
+    assert run["priority"] == 0 and len(run["gpus"]) == 1
+    assert all(run[k] for k in ("created_at", "started_at", "finished_at"))
+    [attempt] = run["attempts"]
+    assert attempt["number"] == 1 and attempt["exit_code"] == 0 and attempt["signal"] is None
+    assert isinstance(attempt["pid"], int) and attempt["started_at"] and attempt["finished_at"]
+    assert attempt["gpus"] == run["gpus"]
+
+
+def test_submit_without_quiet_says_id_and_status(cli: Cli) -> None:
+    out = cli.ok("submit", "--gpus", "0", "--", "true")
+    assert out.startswith("run 1 queued") or out.startswith("run 1 running")
+
+
+def test_quiet_submit_chains_with_after(cli: Cli) -> None:
+    first = cli.submit("--", PY, "-c", "import time; time.sleep(1)")
+    second = cli.submit("--after", str(first), "--", "true")
+    listed = {r["id"]: r for r in json.loads(cli.ok("ls", "--json"))}
+    assert listed[second]["status"] in {"queued", "waiting"}
+    assert str(first) in (listed[second]["waiting_for"] or "")
+    assert cli("wait", str(first), str(second)).returncode == 0
+    one, two = cli.run(first), cli.run(second)
+    assert two["started_at"] >= one["finished_at"]
+
+
+def test_bare_runyard_and_ls_list_the_queue(cli: Cli) -> None:
+    done = cli.submit("--name", "done-run", "--gpus", "0", "--", "true")
+    cli.ok("wait", str(done))
+    cli.submit("--name", "blocked", "--gpu-ids", "0,1", "--after", str(done), "--", "sleep", "30")
+    table = cli.ok()
+    assert table.splitlines()[0].split()[:3] == ["ID", "NAME", "STATUS"]
+    assert "done-run" in table and "blocked" in table and "completed" in table
+    assert cli.ok("ls") == table or "blocked" in cli.ok("ls")
+    only_done = json.loads(cli.ok("ls", "--status", "completed", "--json"))
+    assert [r["name"] for r in only_done] == ["done-run"]
+
+
+def test_logs_print_the_bytes_and_follow_fails_with_the_run(cli: Cli) -> None:
+    script = "import sys, time\nfor i in range(5):\n    print(f'line {i}', flush=True); time.sleep(0.2)\nsys.exit(3)"
+    run_id = cli.submit("--gpus", "0", "--", PY, "-c", script)
+    followed = cli("logs", "-f", str(run_id))
+    assert followed.returncode == 1
+    assert followed.stdout == "".join(f"line {i}\n" for i in range(5))
+    assert f"run {run_id} failed (exit code 3)" in followed.stderr
+    assert cli.ok("logs", str(run_id)) == followed.stdout
+
+
+def test_logs_follow_goes_on_to_the_retry(cli: Cli) -> None:
+    marker = cli.cwd / "second-time"
+    script = f"import pathlib, sys\np = pathlib.Path({str(marker)!r})\nprint('attempt', 2 if p.exists() else 1)\nsys.exit(0 if p.exists() else (p.touch() or 1))"
+    run_id = cli.submit("--gpus", "0", "--retries", "1", "--", PY, "-c", script)
+    followed = cli(
+        "logs", "-f", "--attempt", "1", str(run_id)
+    )  # from the first, whatever the timing
+    assert (followed.returncode, followed.stdout) == (0, "attempt 1\nattempt 2\n")
+    assert "following attempt 2" in followed.stderr
+    assert cli.ok("logs", "--attempt", "1", str(run_id)) == "attempt 1\n"
+
+
+def test_like_copies_a_run_with_changes(cli: Cli) -> None:
+    first = cli.submit(
+        "--gpus",
+        "0",
+        "--tag",
+        "sweep",
+        "-e",
+        "LR=0.1",
+        "--",
+        PY,
+        "-c",
+        "import os; print(os.environ['LR'])",
+    )
+    copy = cli.submit("--like", str(first), "-e", "LR=0.2")
+    assert cli("wait", str(first), str(copy)).returncode == 0
+    assert (cli.ok("logs", str(first)), cli.ok("logs", str(copy))) == ("0.1\n", "0.2\n")
+    assert cli.run(copy)["tags"] == ["sweep"]
+
+
+def test_gpus_json_shows_the_declared_inventory(cli: Cli) -> None:
+    inventory = json.loads(cli.ok("gpus", "--json"))
+    assert inventory["source"] == "declared"
+    assert [g["index"] for g in inventory["gpus"]] == [0, 1]
+    assert "Test GPU" in cli.ok("gpus")

@@ -1,0 +1,180 @@
+"""The REST API in-process (httpx's ASGI transport): auth, clear 4xx errors, logs."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from runyard.server.app import create_app
+from tests.conftest import python, wait_for
+
+TOKEN = "test-token"
+
+
+@pytest.fixture
+async def api(yard):
+    app = create_app(yard, TOKEN)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://runyard", headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+async def test_every_route_refuses_a_request_without_the_token(api):
+    paths = api.app.openapi()["paths"]
+    assert len(paths) >= 8
+    for template, operations in paths.items():
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        for method in operations:
+            for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+                answer = await api.request(method, path, headers=headers)
+                assert answer.status_code == 401, (method, path)
+                assert answer.json()["error"] == "unauthorized"
+
+
+async def test_the_token_works_as_a_query_parameter(api):
+    answer = await api.get(f"/api/v1/health?token={TOKEN}", headers={"Authorization": ""})
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"command": ["true"], "workdir": "/no/such/dir"}, "workdir", "does not exist"),
+        ({"command": ["true"], "workdir": "relative"}, "workdir", "absolute"),
+        ({"command": [], "workdir": "/tmp"}, "command", "at least 1"),
+        ({"command": ["true"], "workdir": "/tmp", "gpus_min": 3}, "gpus", "has 2 GPUs"),
+        (
+            {"command": ["true"], "workdir": "/tmp", "gpus_min": 3, "gpus_max": 1},
+            None,
+            "below gpus_min",
+        ),
+        (
+            {"command": ["true"], "workdir": "/tmp", "gpu_ids": [7]},
+            "gpu_ids",
+            "GPU 7 does not exist",
+        ),
+        ({"command": ["true"], "workdir": "/tmp", "after": [999]}, "after", "999 not found"),
+        ({"command": ["true"], "workdir": "/tmp", "gpu_mem_mib": 10**7}, "gpu_mem", "largest GPU"),
+        (
+            {
+                "command": ["true"],
+                "workdir": "/tmp",
+                "swaps": [{"source": "/no/file", "target": "x"}],
+            },
+            "swaps",
+            "does not exist",
+        ),
+        (
+            {
+                "command": ["true"],
+                "workdir": "/tmp",
+                "swaps": [{"source": "/etc/hostname", "target": "../x"}],
+            },
+            "swaps",
+            "",
+        ),
+        (
+            {"command": ["true"], "workdir": "/tmp", "metric_patterns": ["(unclosed"]},
+            "metric_patterns",
+            "not a valid",
+        ),
+        ({"command": ["true"], "workdir": "/tmp", "surprise": 1}, "surprise", "Extra inputs"),
+    ],
+)
+async def test_invalid_specs_get_a_clear_422(api, body, field, words):
+    answer = await api.post("/api/v1/runs", json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()
+    assert words in error["detail"]
+    if field:
+        assert error["field"] == field
+    assert "Traceback" not in answer.text
+
+
+async def test_unknown_run_is_a_404(api):
+    for method, path in [
+        ("GET", "/api/v1/runs/4242"),
+        ("POST", "/api/v1/runs/4242/cancel"),
+        ("GET", "/api/v1/runs/4242/log"),
+    ]:
+        answer = await api.request(method, path)
+        assert answer.status_code == 404
+        assert answer.json() == {
+            "error": "not_found",
+            "detail": "run 4242 not found (see `runyard ls --all`)",
+            "field": None,
+        }
+
+
+async def test_conflicts_are_409(api):
+    run_id = (
+        await api.post("/api/v1/runs", json={"command": ["true"], "workdir": "/tmp", "gpus_min": 0})
+    ).json()["id"]
+    await wait_for(api.app.state.yard, run_id)
+    for verb in ("cancel", "pause", "resume"):
+        answer = await api.post(f"/api/v1/runs/{run_id}/{verb}")
+        assert answer.status_code == 409, verb
+
+
+async def test_submit_show_list_and_read_the_log(api):
+    body = {
+        "command": python("print('line one'); print('line two')"),
+        "workdir": "/tmp",
+        "gpus_min": 0,
+        "tags": ["demo"],
+        "name": "hello",
+    }
+    created = await api.post("/api/v1/runs", json=body)
+    assert created.status_code == 201
+    run_id = created.json()["id"]
+    run = await wait_for(api.app.state.yard, run_id)
+    keys = {
+        "id",
+        "name",
+        "status",
+        "reason",
+        "exit_code",
+        "attempts",
+        "gpus",
+        "command",
+        "workdir",
+        "priority",
+        "created_at",
+        "started_at",
+        "finished_at",
+    }
+    assert keys <= run.keys()
+    assert {
+        "number",
+        "gpus",
+        "pid",
+        "started_at",
+        "finished_at",
+        "exit_code",
+        "signal",
+        "reason",
+    } <= run["attempts"][0].keys()
+    listed = (await api.get("/api/v1/runs", params={"tag": "demo"})).json()["runs"]
+    assert [r["id"] for r in listed] == [run_id]
+    assert (await api.get("/api/v1/runs", params={"status": "failed"})).json()["runs"] == []
+    log = await api.get(f"/api/v1/runs/{run_id}/log", params={"offset": 5})
+    assert log.text == "one\nline two\n"
+    assert (
+        log.headers["X-Runyard-Next-Offset"] == "18"
+        and log.headers["X-Runyard-Attempt-Finished"] == "1"
+    )
+
+
+async def test_gpus_show_what_occupies_each(api, gpus):
+    gpus.set({"processes": [{"pid": 99, "used_mib": 2000}]}, {})
+    yard = api.app.state.yard
+    yard.read_gpus()
+    answer = (await api.get("/api/v1/gpus")).json()
+    assert answer["source"] == "declared"
+    assert [g["external_busy"] for g in answer["gpus"]] == [True, False]
+    assert answer["gpus"][0]["processes"] == [{"pid": 99, "used_mib": 2000, "run_id": None}]

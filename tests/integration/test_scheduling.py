@@ -1,0 +1,108 @@
+"""Which run starts when, on which GPUs: exclusivity, outside processes, order, dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from runyard.service import runs
+from tests.conftest import log_of, python, submit, wait_for
+
+SHOW_GPUS = "import os, time; print(os.environ['CUDA_VISIBLE_DEVICES']); time.sleep(%s)"
+
+
+def started(run):
+    return datetime.fromisoformat(run["attempts"][0]["started_at"])
+
+
+def finished(run):
+    return datetime.fromisoformat(run["attempts"][0]["finished_at"])
+
+
+async def test_two_runs_never_share_an_exclusive_gpu(yard, gpus):
+    gpus.free(1)
+    await asyncio.sleep(0.2)
+    first, second = (submit(yard, *python(SHOW_GPUS % 0.4), gpus_min=1) for _ in range(2))
+    a, b = await wait_for(yard, first), await wait_for(yard, second)
+    assert log_of(yard, first).strip() == log_of(yard, second).strip() == "0"
+    assert started(b) >= finished(a)
+
+
+async def test_runs_sharing_by_memory_run_together_on_one_gpu(yard, gpus):
+    gpus.free(1)
+    await asyncio.sleep(0.2)
+    ids = [submit(yard, *python(SHOW_GPUS % 0.5), gpus_min=1, gpu_mem_mib=8000) for _ in range(3)]
+    done = [await wait_for(yard, i) for i in ids]
+    # 24 GiB holds all three 8000 MiB runs at once.
+    assert max(started(r) for r in done) < min(finished(r) for r in done)
+
+
+async def test_a_gpu_used_by_an_outside_process_is_skipped_until_it_is_free(yard, gpus):
+    gpus.set({"used_mib": 9000, "processes": [{"pid": 4242, "used_mib": 9000}]}, {})
+    await asyncio.sleep(0.2)
+    first = submit(yard, *python(SHOW_GPUS % 0), gpus_min=1)
+    await wait_for(yard, first)
+    assert log_of(yard, first).strip() == "1"
+    gpus.set(
+        {"used_mib": 9000, "processes": [{"pid": 4242, "used_mib": 9000}]},
+        {"processes": [{"pid": 7, "used_mib": 600}]},
+    )
+    await asyncio.sleep(0.2)
+    blocked = submit(yard, *python(SHOW_GPUS % 0), gpus_min=1)
+    await asyncio.sleep(0.5)
+    run = runs.get_run(yard, blocked)
+    assert run["status"] == "queued"
+    assert "outside runyard" in (run["waiting_for"] or "")
+    gpus.free(2)
+    await wait_for(yard, blocked)
+    assert log_of(yard, blocked).strip() in {"0", "1"}
+
+
+async def test_min_max_takes_what_is_free(yard, gpus):
+    gpus.free(3)
+    await asyncio.sleep(0.2)
+    run_id = submit(yard, *python(SHOW_GPUS % 0), gpus_min=1, gpus_max=4)
+    await wait_for(yard, run_id)
+    assert log_of(yard, run_id).strip() == "0,1,2"
+
+
+async def test_pinned_gpu_ids(yard, gpus):
+    gpus.free(3)
+    await asyncio.sleep(0.2)
+    run_id = submit(yard, *python(SHOW_GPUS % 0), gpu_ids=[2])
+    await wait_for(yard, run_id)
+    assert log_of(yard, run_id).strip() == "2"
+
+
+async def test_higher_priority_starts_first(yard, gpus):
+    gpus.free(1)
+    await asyncio.sleep(0.2)
+    blocker = submit(yard, *python(SHOW_GPUS % 0.5), gpus_min=1)
+    await wait_for(yard, blocker, {"running"})
+    low = submit(yard, *python(SHOW_GPUS % 0), gpus_min=1, priority=0)
+    high = submit(yard, *python(SHOW_GPUS % 0), gpus_min=1, priority=5)
+    low_run, high_run = await wait_for(yard, low), await wait_for(yard, high)
+    assert started(high_run) < started(low_run)
+
+
+async def test_after_waits_for_completion_and_fails_on_failure(yard):
+    first = submit(yard, *python("import time; time.sleep(0.3)"), gpus_min=0)
+    ok = submit(yard, "true", gpus_min=0, after=[first])
+    assert runs.get_run(yard, ok)["status"] == "waiting"
+    assert f"#{first}" in runs.get_run(yard, ok)["waiting_for"]
+    assert started(await wait_for(yard, ok)) >= finished(await wait_for(yard, first))
+    bad = submit(yard, "false", gpus_min=0)
+    dependant = submit(yard, "true", gpus_min=0, after=[bad])
+    anyway = submit(yard, "true", gpus_min=0, after_any=[bad])
+    assert (
+        (await wait_for(yard, dependant))["status"],
+        (await wait_for(yard, dependant))["reason"],
+    ) == ("failed", "dependency")
+    assert (await wait_for(yard, anyway))["status"] == "completed"
+
+
+async def test_cpu_slots_limit_concurrent_cpu_runs(yard):
+    ids = [submit(yard, *python("import time; time.sleep(0.4)"), gpus_min=0) for _ in range(5)]
+    done = [await wait_for(yard, i) for i in ids]
+    fifth = sorted(done, key=started)[4]
+    assert started(fifth) >= min(finished(r) for r in done)  # 4 slots: the fifth waited
