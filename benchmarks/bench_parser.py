@@ -47,13 +47,17 @@ PLAIN = [
     "[{ts}] INFO trainer: starting epoch {a} with CrossEntropyLoss(label_smoothing=0.1)",
     "Memory: allocated {c} MiB, reserved {b} MiB, peak {c} MiB",
 ]
-BAR = "\rtrain:  {p:3d}%|{bar:<10}| {n}/1000 [00:{s:02d}<00:{r:02d}, 85.{c:02d}it/s, loss={loss:.4f}]"
+BAR = (
+    "\rtrain:  {p:3d}%|{bar:<10}| {n}/1000 [00:{s:02d}<00:{r:02d}, 85.{c:02d}it/s, loss={loss:.4f}]"
+)
 
 
 def plain_line(rng: random.Random) -> str:
     template = rng.choice(PLAIN)
     a, b, c = rng.randrange(8), rng.randrange(100_000), rng.randrange(10_000)
-    return template.format(ts=f"2026-05-01 12:{b % 60:02d}:{c % 60:02d},{c % 1000:03d}", a=a, b=b, c=c)
+    return template.format(
+        ts=f"2026-05-01 12:{b % 60:02d}:{c % 60:02d},{c % 1000:03d}", a=a, b=b, c=c
+    )
 
 
 def bar_line(rng: random.Random) -> str:
@@ -61,7 +65,9 @@ def bar_line(rng: random.Random) -> str:
     for k in range(1, rng.randrange(5, 20)):
         p = min(100, k * 7)
         bar = "█" * (p // 10) + "▌" * (p % 10 >= 5)
-        segments.append(BAR.format(p=p, bar=bar, n=p * 10, s=k % 60, r=(60 - k) % 60, c=k % 100, loss=1 / k))
+        segments.append(
+            BAR.format(p=p, bar=bar, n=p * 10, s=k % 60, r=(60 - k) % 60, c=k % 100, loss=1 / k)
+        )
     return "".join(segments)
 
 
@@ -116,7 +122,9 @@ def run_naive(pieces: list[bytes]) -> int:
     return points
 
 
-def timed(fn: Callable[[list[bytes]], int], pieces: list[bytes], lines: int, repeats: int) -> dict[str, object]:
+def timed(
+    fn: Callable[[list[bytes]], int], pieces: list[bytes], lines: int, repeats: int
+) -> dict[str, object]:
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -157,14 +165,22 @@ def main() -> None:
         "meets_goal": main_rate >= GOAL_LINES_PER_S,
         "speedup_vs_naive": round(main_rate / naive_rate, 2),
         "figures": figures,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     for name, figure in figures.items():
-        print(f"{name:22} {figure['lines_per_s']:>12,} lines/s  (median of {args.repeats}: {figure['median_s']} s)")
+        print(
+            f"{name:22} {figure['lines_per_s']:>12,} lines/s  (median of {args.repeats}: {figure['median_s']} s)"
+        )
     verdict = "meets" if result["meets_goal"] else "MISSES"
-    print(f"goal {GOAL_LINES_PER_S:,} lines/s: {verdict}; {result['speedup_vs_naive']}x the naive loop")
+    print(
+        f"goal {GOAL_LINES_PER_S:,} lines/s: {verdict}; {result['speedup_vs_naive']}x the naive loop"
+    )
     print(f"written to {RESULTS}")
     sys.exit(0)
 

@@ -57,7 +57,10 @@ class Reporter:
             self._warn("status", f"status {status!r} is neither 'training' nor 'completed'")
         epoch, total_epochs = _plain(epoch), _plain(total_epochs)
         if not (_is_int(epoch) and _is_int(total_epochs) and 1 <= epoch <= total_epochs):
-            self._warn("epoch", f"epoch {epoch!r} is not an integer in 1..{total_epochs!r} (epochs count from 1)")
+            self._warn(
+                "epoch",
+                f"epoch {epoch!r} is not an integer in 1..{total_epochs!r} (epochs count from 1)",
+            )
         payload: dict[str, Any] = {"epoch": epoch, "total_epochs": total_epochs}
         if step is not None:
             payload["step"] = step
@@ -69,7 +72,9 @@ class Reporter:
         print(line, file=stream, flush=True)
         return line
 
-    def completed(self, epoch: int, total_epochs: int, *, step: int | None = None, **fields: Any) -> str:
+    def completed(
+        self, epoch: int, total_epochs: int, *, step: int | None = None, **fields: Any
+    ) -> str:
         """The final report: its accuracy and losses become the run's final results."""
         return self.progress(epoch, total_epochs, status="completed", step=step, **fields)
 
@@ -84,8 +89,15 @@ class Reporter:
         }
         if any(not 0 <= v <= 100 for v in values.values()):
             self._warn("range", f"accuracies are percent (0..100): {values}")
-        elif values and all(0 <= v <= 1 for v in values.values()) and any(v > 0 for v in values.values()):
-            self._warn("fraction", f"accuracies look like fractions {values}: report percent (95.5, not 0.955)")
+        elif (
+            values
+            and all(0 <= v <= 1 for v in values.values())
+            and any(v > 0 for v in values.values())
+        ):
+            self._warn(
+                "fraction",
+                f"accuracies look like fractions {values}: report percent (95.5, not 0.955)",
+            )
 
     def _warn(self, kind: str, message: str) -> None:
         if kind in self._warned:
@@ -114,7 +126,14 @@ _default = Reporter()
 warning once per kind must hold across its calls. Nothing else keeps state here."""
 
 
-def progress(epoch: int, total_epochs: int, *, status: str = "training", step: int | None = None, **fields: Any) -> str:
+def progress(
+    epoch: int,
+    total_epochs: int,
+    *,
+    status: str = "training",
+    step: int | None = None,
+    **fields: Any,
+) -> str:
     """Print one PROGRESS line (see :meth:`Reporter.progress`)."""
     return _default.progress(epoch, total_epochs, status=status, step=step, **fields)
 

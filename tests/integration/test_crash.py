@@ -38,7 +38,7 @@ def chatty(name: str, lines: int, code: int) -> list[str]:
 def test_kill_9_during_chatty_runs_loses_nothing(daemon, tmp_path, kill_after_s):
     (tmp_path / "model.py").write_text("ORIGINAL")
     (tmp_path / "patch.py").write_text("PATCHED")
-    plan = {"a": (6000, 0), "b": (4000, 3), "c": (8000, 0), "d": (500, 7)}
+    plan = {"a": (6000, 0), "b": (4000, 3), "c": (8000, 0), "d": (500, 7), "e": (30000, 0)}
     ids = {
         name: daemon.submit(command=chatty(name, n, code), workdir=str(tmp_path), gpus_min=0)
         for name, (n, code) in plan.items()

@@ -229,9 +229,9 @@ def test_read_exit_and_phase_tolerate_missing_or_bad_files(
 # -- process control --------------------------------------------------------------------
 
 SPAWNS_GRANDCHILD = """
-    import subprocess, sys, time
+    import os, subprocess, time
     child = subprocess.Popen(["sleep", "60"], start_new_session={setsid})
-    open("pids", "w").write(str(child.pid))
+    open("pids.tmp", "w").write(str(child.pid)); os.rename("pids.tmp", "pids")
     time.sleep(60)
 """
 

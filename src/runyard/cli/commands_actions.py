@@ -132,7 +132,9 @@ def _command(verb: Verb) -> Callable[..., None]:
 
 HELP = {
     "cancel": "Cancel runs in any state: queued, waiting, paused or running (the whole process group is stopped).",
-    "retry": "Queue finished runs again, each as a new attempt with its own log.",
+    "retry": "Queue finished runs again, each as a new attempt with its own log"
+    " (ranges, --status and --all pick failed, cancelled and lost runs; name a completed run"
+    " by its id to run it again).",
     "pause": "Pause running runs (SIGSTOP to the process group); their GPUs stay theirs.",
     "resume": "Resume paused runs (SIGCONT).",
 }

@@ -26,6 +26,7 @@ from runyard.service.lifecycle import (
     finish_attempt,
     oom_adjustments,
     promote_waiting,
+    record_launches,
     start_attempt,
     waiting_reason,
 )
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 class Yard:
     def __init__(self, settings: Settings, inventory: Inventory | None = None) -> None:
         self.settings = settings
+        settings.runs_dir.mkdir(parents=True, exist_ok=True)
         self.engine, self.sessions = open_database(settings.db_url)
         self.executor = LocalExecutor()
         self.inventory = inventory or open_inventory(settings)
@@ -151,11 +153,15 @@ class Yard:
         self._last_queue = queue
         if not queue:
             return
+        started = []
         for assignment in plan(queue, self.cluster_state()):
             live = start_attempt(self, assignment.run_id, assignment.gpus)
             self._pending.pop(assignment.run_id, None)
             if live is not None:
                 self.watch(live)
+                started.append(live)
+        if started:
+            record_launches(self, started)
 
     def queued(self) -> list[Pending]:
         """The queue as the planner sees it; each run's spec is read once, then cached."""

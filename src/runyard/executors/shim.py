@@ -216,6 +216,7 @@ def main(attempt_dir: str) -> int:
     try:
         spec = _read_json(os.path.join(attempt_dir, "launch.json"))
         argv, env, setup = list(spec["argv"]), dict(spec["env"]), spec.get("setup")
+        cwd = str(spec["cwd"])
         if not argv:
             raise ValueError("argv is empty")
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -223,9 +224,9 @@ def main(attempt_dir: str) -> int:
         _say(f"cannot read launch.json: {error!r}")
         return _record_exit(attempt_dir, -1, 125 << 8, "command", None)
     try:
-        os.chdir(spec["cwd"])
+        os.chdir(cwd)
     except OSError as error:
-        _say(f"cannot change directory to {spec['cwd']!r}: {error.strerror}")
+        _say(f"cannot change directory to {cwd!r}: {error.strerror}")
         return _record_exit(attempt_dir, -1, 126 << 8, "setup" if setup else "command", None)
 
     phase_file = os.path.join(attempt_dir, "phase")

@@ -18,13 +18,17 @@ read as ``- name: value`` pairs. x is the current epoch.
     anything else → its own name (mae, val_mae, …)
 
 Progress-bar lines within an epoch give running averages at the same x, which the final
-line of the epoch overwrites (last write wins). ``evaluate`` lines cannot be told from
-training lines, so their ``loss`` lands on ``train_loss`` at the last epoch.
+line of the epoch overwrites (last write wins). ``model.evaluate`` prints the same kind of
+line with no header; its batch counter starts again from 1, so a counter that goes back
+without a new ``Epoch`` header marks evaluation, whose ``loss`` and ``accuracy`` become
+``test_loss`` and ``test_accuracy`` at the last epoch (``evaluate`` on a test set is the
+Keras tutorials' closing step). An ``evaluate`` before any ``fit`` reads as training.
 
-**Hugging Face Trainer** log dicts (``{'loss': 0.69, 'learning_rate': 5e-05, 'epoch': 1.0}``):
-a segment starting with ``{`` that holds an ``'epoch'`` key. The printed dict has no
-global step, so x is the fractional epoch (0.25, 0.5 …); the run's epoch is that rounded
-up. ``  Num Epochs = 3`` (Trainer's start banner, at info verbosity) sets the total.
+**Hugging Face Trainer** log dicts (``{'loss': 0.69, 'learning_rate': 5e-05, 'epoch': 1.0}``;
+transformers 5 quotes the values: ``{'loss': '0.694', …, 'epoch': '0.5'}``): a segment
+starting with ``{`` that holds an ``'epoch'`` key. The printed dict has no global step, so
+x is the fractional epoch (0.25, 0.5 …); the run's epoch is that rounded up.
+``Num Epochs = 3`` (Trainer's start banner, at info verbosity) sets the total.
 
     loss → train_loss    eval_loss → val_loss    eval_<name> → val_<name>
     learning_rate → lr   …accuracy → x100 (eval_accuracy → val_accuracy)
@@ -54,6 +58,13 @@ class FrameworkLine(NamedTuple):
     info: dict[str, str | bool]
     epoch: int | None = None
     x: float | None = None
+    counter: int | None = None
+    """Keras: the batch counter ``12`` of ``12/60``, which tells ``evaluate`` from ``fit``."""
+
+
+def percent(fraction: float) -> float:
+    """0.6295 → 62.95, not 62.949999999999996: the printed digits are all there is."""
+    return round(fraction * 100.0, 10)
 
 
 KERAS_TRIGGER = "- loss: "
@@ -69,6 +80,8 @@ KERAS_NAMES = {
     "lr": "lr",
 }
 KERAS_STAND_INS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+KERAS_COUNTER = re.compile(r"\s*(\d+)/\d+\s")
+KERAS_EVALUATION = {"train_loss": "test_loss", "train_accuracy": "test_accuracy"}
 
 
 def read_keras(segment: str) -> FrameworkLine | None:
@@ -83,9 +96,17 @@ def read_keras(segment: str) -> FrameworkLine | None:
         name = KERAS_NAMES.get(key) or _keras_stand_in(key, printed) or key
         value = float(raw)
         if key.endswith(("accuracy", "_acc")) or key == "acc":
-            value *= 100.0
+            value = percent(value)
         _put(metrics, renamed, name, key, value)
-    return FrameworkLine(metrics, renamed, {})
+    counter = KERAS_COUNTER.match(segment)
+    return FrameworkLine(metrics, renamed, {}, counter=int(counter.group(1)) if counter else None)
+
+
+def keras_evaluation(line: FrameworkLine) -> FrameworkLine:
+    """The same line read as ``model.evaluate`` output: its loss and accuracy are test metrics."""
+    metrics = {KERAS_EVALUATION.get(k, k): v for k, v in line.metrics.items()}
+    renamed = {KERAS_EVALUATION.get(k, k): v for k, v in line.renamed.items()}
+    return line._replace(metrics=metrics, renamed=renamed)
 
 
 def _keras_stand_in(key: str, printed: dict[str, str]) -> str | None:
@@ -99,7 +120,7 @@ def _keras_stand_in(key: str, printed: dict[str, str]) -> str | None:
 
 
 HF_NAMES = {"loss": "train_loss", "learning_rate": "lr"}
-HF_NUM_EPOCHS = re.compile(r"^\s*Num Epochs\s*=\s*([\d,]+)\s*$")
+HF_NUM_EPOCHS = re.compile(r"\bNum Epochs\s*=\s*([\d,]+)\s*$")
 # Trainer prints values with repr(); a diverging run's nan/inf are not Python literals,
 # and old versions printed tensors. This reads such dicts pair by pair.
 HF_PAIR = re.compile(rf"'([^'\\]+)':\s*(?:tensor\()?({NUMBER}|'[^'\\]*'|True|False)")
@@ -110,19 +131,18 @@ def read_hf_trainer(segment: str) -> FrameworkLine | None:
     if not body.startswith("{") or "'epoch'" not in body:
         return None
     logs = _python_dict(body)
-    epoch_value = logs.pop("epoch", None)
-    if not isinstance(epoch_value, int | float) or isinstance(epoch_value, bool):
+    x = _hf_number(logs.pop("epoch", None))
+    if x is None:
         return None
-    x = float(epoch_value)
     summary = "train_runtime" in logs
     metrics: dict[str, float] = {}
     renamed: dict[str, str] = {}
     info: dict[str, str | bool] = {}
     for key, value in logs.items():
-        if isinstance(value, bool | str):
-            info[key] = value
-            continue
-        if not isinstance(value, int | float):
+        number = _hf_number(value)
+        if number is None:
+            if isinstance(value, bool | str):
+                info[key] = value
             continue
         if summary and key == "train_loss":
             name = "train_loss_mean"
@@ -130,16 +150,29 @@ def read_hf_trainer(segment: str) -> FrameworkLine | None:
             name = "val_" + key[5:]
         else:
             name = HF_NAMES.get(key, key)
-        number = float(value)
         if name.endswith("accuracy"):
-            number *= 100.0
+            number = percent(number)
         _put(metrics, renamed, name, key, number)
     epoch = max(1, math.ceil(x - 1e-6)) if math.isfinite(x) else None
     return FrameworkLine(metrics, renamed, info, epoch=epoch, x=x)
 
 
+def _hf_number(value: object) -> float | None:
+    """Trainer 4.x prints numbers; 5.x prints them as strings (``'loss': '0.694'``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
 def read_hf_num_epochs(segment: str) -> int | None:
-    match = HF_NUM_EPOCHS.match(segment)
+    match = HF_NUM_EPOCHS.search(segment)
     return int(match.group(1).replace(",", "")) if match else None
 
 
@@ -172,7 +205,10 @@ def read_pytorch_example(segment: str) -> FrameworkLine | None:
         match = PYTORCH_TRAIN.match(segment)
         if match:
             return FrameworkLine(
-                {"train_loss": float(match.group(2))}, {"train_loss": "Loss"}, {}, epoch=int(match.group(1))
+                {"train_loss": float(match.group(2))},
+                {"train_loss": "Loss"},
+                {},
+                epoch=int(match.group(1)),
             )
     if "Test set:" in segment:
         match = PYTORCH_TEST.search(segment)
@@ -181,13 +217,15 @@ def read_pytorch_example(segment: str) -> FrameworkLine | None:
             metrics = {"test_loss": float(match.group(1))}
             renamed = {"test_loss": "Average loss"}
             if total > 0:
-                metrics["test_accuracy"] = 100.0 * correct / total
+                metrics["test_accuracy"] = percent(correct / total)
                 renamed["test_accuracy"] = "Accuracy"
             return FrameworkLine(metrics, renamed, {})
     return None
 
 
-def _put(metrics: dict[str, float], renamed: dict[str, str], name: str, printed: str, value: float) -> None:
+def _put(
+    metrics: dict[str, float], renamed: dict[str, str], name: str, printed: str, value: float
+) -> None:
     metrics[name] = value
     if printed != name:
         renamed[name] = printed

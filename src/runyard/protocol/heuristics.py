@@ -49,6 +49,8 @@ class Finding(NamedTuple):
     total_epochs: int | None = None
     x: float | None = None
     written_by_script: bool = False
+    keras: frameworks.FrameworkLine | None = None
+    """For Keras, the line itself: whether it is ``fit`` or ``evaluate`` depends on the run."""
 
 
 def gate(text: str) -> Gate | None:
@@ -70,17 +72,29 @@ def read_segment(body: str, allowed: Gate) -> list[Finding]:
     if allowed.hf and body[0] == "{":
         hf = frameworks.read_hf_trainer(body)
         if hf is not None:
-            return [Finding(Source.HF_TRAINER, hf.metrics, hf.renamed, hf.info, epoch=hf.epoch, x=hf.x)]
+            return [
+                Finding(Source.HF_TRAINER, hf.metrics, hf.renamed, hf.info, epoch=hf.epoch, x=hf.x)
+            ]
     if allowed.pytorch:
         torch_line = frameworks.read_pytorch_example(body)
         if torch_line is not None:
-            return [Finding(Source.PYTORCH_EXAMPLE, torch_line.metrics, torch_line.renamed, {}, epoch=torch_line.epoch)]
+            return [
+                Finding(
+                    Source.PYTORCH_EXAMPLE,
+                    torch_line.metrics,
+                    torch_line.renamed,
+                    {},
+                    epoch=torch_line.epoch,
+                )
+            ]
     found = []
     lowered = body.lower() if allowed.header or allowed.pairs or allowed.num_epochs else ""
     if allowed.header:
         header = legacy.read_header(lowered)
         if header is not None:
-            found.append(Finding(Source.LEGACY, {}, {}, {}, epoch=header[0], total_epochs=header[1]))
+            found.append(
+                Finding(Source.LEGACY, {}, {}, {}, epoch=header[0], total_epochs=header[1])
+            )
     if allowed.num_epochs and "num epochs" in lowered:
         total = frameworks.read_hf_num_epochs(body)
         if total is not None:
@@ -88,7 +102,7 @@ def read_segment(body: str, allowed: Gate) -> list[Finding]:
     if allowed.keras:
         keras = frameworks.read_keras(body)
         if keras is not None:
-            found.append(Finding(Source.KERAS, keras.metrics, keras.renamed, {}))
+            found.append(Finding(Source.KERAS, keras.metrics, keras.renamed, {}, keras=keras))
     if allowed.pairs:
         pairs = legacy.read_pairs(body, lowered)
         if pairs:

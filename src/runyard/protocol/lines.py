@@ -139,11 +139,11 @@ def decode(data: bytes) -> str:
 
 
 def clean_line(raw: bytes) -> str:
-    """The line as a log viewer shows it: the last ``\\r``-segment, escapes removed.
+    """The line as a log viewer shows it: the last ``\\r``-segment, escapes and backspaces removed.
 
     A trailing ``\\r`` (a Windows line end) does not count as a redraw.
     """
-    text = decode(strip_ansi(raw.rstrip(b"\n")))
+    text = decode(strip_ansi(raw.rstrip(b"\n")).replace(b"\b", b""))
     if text.endswith("\r"):
         text = text[:-1]
     return text.rpartition("\r")[2]

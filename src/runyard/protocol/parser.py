@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from math import isfinite
 from typing import Any
 
-from runyard.protocol import heuristics
+from runyard.protocol import frameworks, heuristics
 from runyard.protocol.accuracy import FractionTracker
 from runyard.protocol.lines import Block, LineSplitter, LongLine, decode, strip_ansi
 from runyard.protocol.model import (
@@ -69,6 +69,8 @@ class RunParser:
         self._fraction_first: tuple[int, str] | None = None
         self._epoch_metrics: dict[str, float] = {}
         self._epoch_renamed: dict[str, str] = {}
+        self._keras_counter = 0
+        self._keras_evaluating = False
         self._result = ParseResult()
 
     @property
@@ -100,7 +102,9 @@ class RunParser:
 
         End-of-run warnings are recorded here too, each once per run.
         """
-        reports = [r for r in (self.last_accuracy_report, self.last_loss_report, self.completed) if r]
+        reports = [
+            r for r in (self.last_accuracy_report, self.last_loss_report, self.completed) if r
+        ]
         results = final_results(sorted(reports, key=lambda r: r.line), exit_code)
         fresh = tuple(w for w in results.warnings if self._record_warning(w))
         return results.with_warnings(fresh)
@@ -113,7 +117,12 @@ class RunParser:
                 self._read_block(piece)
             else:
                 text = decode(strip_ansi(piece.head))
-                self._warn(WarningKind.LINE_TOO_LONG, piece.line, text, "line over 1 MiB: kept in the log, not parsed")
+                self._warn(
+                    WarningKind.LINE_TOO_LONG,
+                    piece.line,
+                    text,
+                    "line over 1 MiB: kept in the log, not parsed",
+                )
         if run_ended:
             self._check_fraction(run_ended=True)
         result.lines = self._splitter.lines - start
@@ -127,8 +136,14 @@ class RunParser:
             self._read_line(block.first_line + index, text)
 
     def _read_line(self, number: int, text: str) -> None:
+        if "\b" in text:  # Keras erases its progress bar with backspaces before each \r
+            text = text.replace("\b", "")
         allowed = None if self.protocol_seen else heuristics.gate(text)
-        for segment in text.split("\r"):
+        segments = text.split("\r")
+        last = len(segments) - 1
+        while last > 0 and not segments[last].strip():
+            last -= 1
+        for position, segment in enumerate(segments):
             body = segment.strip()
             if not body:
                 continue
@@ -140,7 +155,7 @@ class RunParser:
                 self._read_patterns(number, segment, body)
             if allowed is not None and not self.protocol_seen:
                 for finding in heuristics.read_segment(body, allowed):
-                    self._apply(number, body, finding)
+                    self._apply(number, body, finding, redraw=position < last)
 
     def _read_progress(self, number: int, body: str) -> None:
         fields = read_progress(body)
@@ -182,25 +197,59 @@ class RunParser:
                 x = float(self._current_x())
             if epoch is not None:
                 self.epoch = epoch
-            self._report(number, body, Source.PATTERN, x, match.metrics, {}, {}, step=step, written_by_script=True)
+            self._report(
+                number,
+                body,
+                Source.PATTERN,
+                x,
+                match.metrics,
+                {},
+                {},
+                step=step,
+                written_by_script=True,
+            )
 
-    def _apply(self, number: int, body: str, finding: heuristics.Finding) -> None:
-        """A legacy or framework finding: move the epoch, then report its metrics."""
+    def _apply(self, number: int, body: str, finding: heuristics.Finding, redraw: bool) -> None:
+        """A legacy or framework finding: move the epoch, then report its metrics.
+
+        A progress bar's redraws (all but the last segment of a line) are reports too, but
+        they never ask for a snapshot: Keras' ``evaluate`` alone redraws dozens of times.
+        """
+        if finding.keras is not None:
+            finding = self._keras_stage(finding, finding.keras)
         if finding.epoch is not None:
             self._set_epoch(finding.epoch, finding.total_epochs)
         elif finding.total_epochs is not None:
             self.total_epochs = finding.total_epochs
         if finding.metrics:
-            x = finding.x if finding.x is not None and isfinite(finding.x) else float(self._current_x())
+            x = (
+                finding.x
+                if finding.x is not None and isfinite(finding.x)
+                else float(self._current_x())
+            )
             self._report(
                 number, body, finding.source, x, finding.metrics, finding.info, finding.renamed,
-                cumulative=True, written_by_script=finding.written_by_script,
+                cumulative=True, written_by_script=finding.written_by_script, redraw=redraw,
             )  # fmt: skip
+
+    def _keras_stage(
+        self, finding: heuristics.Finding, line: frameworks.FrameworkLine
+    ) -> heuristics.Finding:
+        """Keras' batch counter going back without an ``Epoch`` header means ``evaluate``."""
+        if line.counter is not None:
+            if line.counter < self._keras_counter:
+                self._keras_evaluating = True
+            self._keras_counter = line.counter
+        if not self._keras_evaluating:
+            return finding
+        evaluation = frameworks.keras_evaluation(line)
+        return finding._replace(metrics=evaluation.metrics, renamed=evaluation.renamed)
 
     def _current_x(self) -> int:
         return self.step if self.step is not None else self.epoch if self.epoch is not None else 0
 
     def _set_epoch(self, epoch: int, total: int | None) -> None:
+        self._keras_counter, self._keras_evaluating = 0, False
         if epoch != self.epoch:
             self._epoch_metrics, self._epoch_renamed = {}, {}
         self.epoch = epoch
@@ -221,6 +270,7 @@ class RunParser:
         status: str | None = None,
         cumulative: bool = False,
         written_by_script: bool = False,
+        redraw: bool = False,
     ) -> None:
         """Emit the points of one report, check their values, and record the report.
 
@@ -232,14 +282,19 @@ class RunParser:
         has_eval = False
         for name, value in metrics.items():
             append(MetricPoint(name, x, value, epoch, step, number))
-            if name.startswith(EVAL_PREFIXES) or name == "accuracy":
+            if not redraw and (name.startswith(EVAL_PREFIXES) or name == "accuracy"):
                 has_eval = True
             if not isfinite(value):
                 self._warn(WarningKind.NON_FINITE, number, body, f"{name} is {value}")
             elif name.endswith("accuracy") and (name == "accuracy" or name.endswith("_accuracy")):
                 accuracies.append(value)
                 if not 0.0 <= value <= 100.0:
-                    self._warn(WarningKind.ACCURACY_OUT_OF_RANGE, number, body, f"{name} = {value} is outside 0..100 (percent)")
+                    self._warn(
+                        WarningKind.ACCURACY_OUT_OF_RANGE,
+                        number,
+                        body,
+                        f"{name} = {value} is outside 0..100 (percent)",
+                    )
         self.metrics.update(metrics)
         if info:
             self.info.update(info)
@@ -253,7 +308,19 @@ class RunParser:
             self._epoch_metrics.update(metrics)
             self._epoch_renamed.update(renamed)
             metrics, renamed = dict(self._epoch_metrics), dict(self._epoch_renamed)
-        report = Report(number, source, x, epoch, self.total_epochs, step, metrics, info, status, has_eval, renamed)
+        report = Report(
+            number,
+            source,
+            x,
+            epoch,
+            self.total_epochs,
+            step,
+            metrics,
+            info,
+            status,
+            has_eval,
+            renamed,
+        )
         result.reports.append(report)
         keys = metrics.keys()
         if not keys.isdisjoint(RESULT_ACCURACIES):
@@ -284,6 +351,7 @@ class RunParser:
 
     def state(self) -> dict[str, Any]:
         """A small JSON-safe dict from which :meth:`from_state` resumes at :attr:`offset`."""
+
         def report(r: Report | None) -> dict[str, Any] | None:
             return r.to_json() if r is not None else None
 
@@ -301,6 +369,7 @@ class RunParser:
             "fraction_first": list(self._fraction_first) if self._fraction_first else None,
             "epoch_metrics": {k: encode_float(v) for k, v in self._epoch_metrics.items()},
             "epoch_renamed": self._epoch_renamed,
+            "keras": [self._keras_counter, self._keras_evaluating],
             "completed": report(self.completed),
             "last_accuracy_report": report(self.last_accuracy_report),
             "last_loss_report": report(self.last_loss_report),
@@ -310,7 +379,9 @@ class RunParser:
     def from_state(cls, state: dict[str, Any], metric_patterns: Sequence[str] = ()) -> RunParser:
         """A parser that continues where the one that wrote ``state`` stopped."""
         if state.get("version") != STATE_VERSION:
-            raise ValueError(f"parser state version {state.get('version')!r} is not {STATE_VERSION}")
+            raise ValueError(
+                f"parser state version {state.get('version')!r} is not {STATE_VERSION}"
+            )
 
         def report(data: dict[str, Any] | None) -> Report | None:
             return Report.from_json(data) if data is not None else None
@@ -321,12 +392,18 @@ class RunParser:
         parser.epoch, parser.total_epochs, parser.step = state["progress"]
         parser.metrics = {k: decode_float(v) for k, v in state["metrics"].items()}
         parser.info = dict(state["info"])
-        parser.warnings = [RunWarning(WarningKind(k), line, text, msg) for k, line, text, msg in state["warnings"]]
+        parser.warnings = [
+            RunWarning(WarningKind(k), line, text, msg) for k, line, text, msg in state["warnings"]
+        ]
         parser._fraction = FractionTracker.from_json(state["fraction"])
         first = state["fraction_first"]
         parser._fraction_first = (int(first[0]), str(first[1])) if first else None
         parser._epoch_metrics = {k: decode_float(v) for k, v in state["epoch_metrics"].items()}
         parser._epoch_renamed = dict(state["epoch_renamed"])
+        parser._keras_counter, parser._keras_evaluating = (
+            int(state["keras"][0]),
+            bool(state["keras"][1]),
+        )
         parser.completed = report(state["completed"])
         parser.last_accuracy_report = report(state["last_accuracy_report"])
         parser.last_loss_report = report(state["last_loss_report"])

@@ -50,7 +50,10 @@ def compile_patterns(patterns: Sequence[str]) -> tuple[CustomPattern, ...]:
             matcher = re.compile(source)
             finder = re.compile(source, re.MULTILINE)
         except re.error as error:
-            raise InvalidSpec(f"metric pattern {source!r} is not a valid regular expression: {error}", "metric_patterns") from None
+            raise InvalidSpec(
+                f"metric pattern {source!r} is not a valid regular expression: {error}",
+                "metric_patterns",
+            ) from None
         metric_groups = tuple(name for name in matcher.groupindex if name not in X_GROUPS)
         if not metric_groups:
             raise InvalidSpec(
@@ -74,7 +77,9 @@ def match_patterns(patterns: Sequence[CustomPattern], segment: str) -> list[Patt
                 if value is not None:
                     metrics[name] = value
             if metrics:
-                found.append(PatternMatch(metrics, _whole(groups.get("step")), _whole(groups.get("epoch"))))
+                found.append(
+                    PatternMatch(metrics, _whole(groups.get("step")), _whole(groups.get("epoch")))
+                )
     return found
 
 

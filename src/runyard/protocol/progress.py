@@ -55,7 +55,10 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
         except (ValueError, RecursionError) as error:
             return WarningKind.MALFORMED_JSON, f"PROGRESS payload is not JSON: {error}"
     if type(obj) is not dict:
-        return WarningKind.NOT_AN_OBJECT, f"PROGRESS payload is a JSON {type(obj).__name__}, not an object"
+        return (
+            WarningKind.NOT_AN_OBJECT,
+            f"PROGRESS payload is a JSON {type(obj).__name__}, not an object",
+        )
 
     problems: list[tuple[WarningKind, str]] = []
     epoch = obj.get("epoch")
@@ -65,14 +68,21 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
     if type(total) is not int or total < 1:
         total = _required_int(total, "total_epochs", problems)
         if total is not None and total < 1:
-            problems.append((WarningKind.MISSING_FIELD, f"total_epochs must be an integer >= 1, not {total}"))
+            problems.append(
+                (WarningKind.MISSING_FIELD, f"total_epochs must be an integer >= 1, not {total}")
+            )
             total = None
     status = obj.get("status")
     if type(status) is not str or status not in STATUSES:
         if status is None:
             problems.append((WarningKind.MISSING_FIELD, 'status is missing ("training" assumed)'))
         else:
-            problems.append((WarningKind.UNKNOWN_STATUS, f'status {status!r} is neither "training" nor "completed"'))
+            problems.append(
+                (
+                    WarningKind.UNKNOWN_STATUS,
+                    f'status {status!r} is neither "training" nor "completed"',
+                )
+            )
             if not isinstance(status, str):
                 status = None
     step = obj.get("step")
@@ -126,7 +136,9 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _flatten(stack: list[tuple[str, dict[str, Any]]], metrics: dict[str, float], info: dict[str, str | bool]) -> None:
+def _flatten(
+    stack: list[tuple[str, dict[str, Any]]], metrics: dict[str, float], info: dict[str, str | bool]
+) -> None:
     """Nested objects get dotted names. Iterative: a hostile line may nest objects deeper
     than Python's recursion limit."""
     while stack:

@@ -52,7 +52,10 @@ class FinalResults:
             "losses": dict(self.losses or {}),
             "source": self.source,
             "line": self.line,
-            "warnings": [{"kind": w.kind.value, "line": w.line, "text": w.text, "message": w.message} for w in self.warnings],
+            "warnings": [
+                {"kind": w.kind.value, "line": w.line, "text": w.text, "message": w.message}
+                for w in self.warnings
+            ],
         }
 
 

@@ -60,7 +60,9 @@ def candidate_lines(
     return sorted(lines.items())
 
 
-def _pattern_candidates(text: str, patterns: Sequence[CustomPattern], lines: dict[int, str]) -> None:
+def _pattern_candidates(
+    text: str, patterns: Sequence[CustomPattern], lines: dict[int, str]
+) -> None:
     searched = text.replace("\r", "\n") if "\r" in text else text
     starts: set[int] = set()
     for pattern in patterns:

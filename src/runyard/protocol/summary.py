@@ -28,7 +28,9 @@ class LogSummary:
     results: FinalResults = field(default_factory=FinalResults)
 
 
-def parse_log(data: bytes, metric_patterns: Sequence[str] = (), *, exit_code: int | None = 0) -> LogSummary:
+def parse_log(
+    data: bytes, metric_patterns: Sequence[str] = (), *, exit_code: int | None = 0
+) -> LogSummary:
     """Read a complete log as the daemon would have, assuming the process ended with
     ``exit_code`` (0 by default: "what would this run's results be if it succeeded")."""
     parser = RunParser(metric_patterns)

@@ -38,6 +38,7 @@ from itertools import compress
 from operator import attrgetter, eq, le
 
 _INF = float("inf")
+_BIG = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,9 @@ class _Pass:
         # Shapes that already failed against the current state: the key to scanning a long
         # mostly-blocked queue fast. Cleared whenever something starts.
         self.failed: dict[tuple[object, ...], str] = {}
+        # Memory is monotonic: if a shared run needing M MiB on n GPUs cannot start, neither
+        # can one needing more. Catches queues where every run asks a different amount.
+        self.mem_floor: dict[tuple[int, bool], int] = {}
         self.gpu_open = self._any_gpu_open()
 
     def _hold(self, pos: int, run_id: int, mem: int | None, deadline: float | None) -> None:
@@ -189,9 +193,14 @@ class _Pass:
     def scan(self, ordered: Sequence[Pending]) -> list[Assignment]:
         """Walk the queue once. This loop is the hot path: locals, and the cache of failed shapes."""
         started: list[Assignment] = []
-        explaining, reasons, failed = self.explaining, self.reasons, self.failed
+        explaining, reasons = self.explaining, self.reasons
+        failed, mem_floor = self.failed, self.mem_floor
         now, cpu_slots = self.state.now, self.state.cpu_slots
         for p in ordered:
+            shadow = self.shadow
+            backfill = (
+                shadow is not None and p.timeout_s is not None and now + p.timeout_s <= shadow
+            )
             if p.gpus_max == 0 and not p.gpu_ids:  # a CPU run
                 if self.cpu_used >= cpu_slots:
                     if explaining:
@@ -200,30 +209,31 @@ class _Pass:
                         )
                     elif not self.gpu_open:
                         break  # nothing more can start
-                    continue
-                if p.locks and (clash := self._lock_conflict(p, self._backfills(p))):
+                elif p.locks and (clash := self._lock_conflict(p, backfill)):
                     self._note(p, clash)
-                    continue
-                self.cpu_used += 1
-                self._start(p, (), started)
+                else:
+                    self.cpu_used += 1
+                    self._start(p, (), started)
                 continue
             if not self.gpu_open and self.reserved_for is not None and not explaining:
                 if self.cpu_used >= cpu_slots:
                     break  # nothing more can start
                 continue
-            shadow = self.shadow
-            backfill = (
-                shadow is not None and p.timeout_s is not None and now + p.timeout_s <= shadow
-            )
             if p.locks and (clash := self._lock_conflict(p, backfill)):
                 self._note(p, clash)
                 continue
-            key = (p.gpus_min, p.gpus_max, p.gpu_mem_mib, p.gpu_ids, backfill)
+            key = (p.gpus_min, p.gpu_mem_mib, p.gpu_ids, backfill)
             known = failed.get(key)
-            if known is None:
+            if known is not None:
+                if explaining:
+                    reasons[p.run_id] = known
+            elif (
+                explaining  # reasons name the amount: no shortcut
+                or p.gpu_ids is not None
+                or p.gpu_mem_mib is None
+                or p.gpu_mem_mib < mem_floor.get((p.gpus_min, backfill), _BIG)
+            ):
                 self._place(p, key, backfill, started)
-            elif explaining:
-                reasons[p.run_id] = known
         return started
 
     def _place(
@@ -240,15 +250,10 @@ class _Pass:
             self._note(p, why + self._next_in_line())  # not cached: this reason is its own
         else:
             self.failed[key] = why
+            if p.gpu_mem_mib is not None and p.gpu_ids is None:
+                floor = (p.gpus_min, backfill)
+                self.mem_floor[floor] = min(p.gpu_mem_mib, self.mem_floor.get(floor, _BIG))
             self._note(p, why)
-
-    def _backfills(self, p: Pending) -> bool:
-        shadow = self.shadow
-        return (
-            shadow is not None
-            and p.timeout_s is not None
-            and self.state.now + p.timeout_s <= shadow
-        )
 
     def _note(self, p: Pending, why: str) -> None:
         if self.explaining:
@@ -268,6 +273,7 @@ class _Pass:
             self.reasons[p.run_id] = f"about to start {where}"
         if chosen:
             self.failed.clear()
+            self.mem_floor.clear()
             self.gpu_open = self._any_gpu_open()
 
     def _lock_conflict(self, p: Pending, backfill: bool) -> str:
@@ -304,17 +310,14 @@ class _Pass:
         mem = p.gpu_mem_mib
         gpus = self.state.gpus
         if p.gpu_ids is not None:
-            candidates = [self.position.get(i, -1) for i in p.gpu_ids]
-            need = len(candidates)
+            candidates, need = [self.position.get(i, -1) for i in p.gpu_ids], len(p.gpu_ids)
         else:
-            candidates = [
-                pos for pos in self.by_index if mem is None or gpus[pos].memory_mib >= mem
-            ]
-            need = max(1, p.gpus_min)
-        too_small = (
-            pos < 0 or (mem is not None and gpus[pos].memory_mib < mem) for pos in candidates
-        )
-        if len(candidates) < need or any(too_small):
+            candidates, need = self.by_index, max(1, p.gpus_min)
+        # a GPU missing (pinned but not runyard's) or too small is one the run can never use
+        candidates = [
+            c for c in candidates if c >= 0 and (mem is None or gpus[c].memory_mib >= mem)
+        ]
+        if len(candidates) < need:
             return False
         timed = sorted(
             ((self._release_time(pos, mem), pos) for pos in candidates),
@@ -325,6 +328,7 @@ class _Pass:
         self.reserved = frozenset(pos for _, pos in timed)
         self.shadow = None if None in times else max(t for t in times if t is not None)
         self.failed.clear()
+        self.mem_floor.clear()
         self.gpu_open = self._any_gpu_open()
         return True
 
@@ -354,9 +358,8 @@ class _Pass:
     def _next_in_line(self) -> str:
         if self.shadow is None:
             return "; next in line"
-        return (
-            f"; next in line, at the latest in {_minutes(max(0.0, self.shadow - self.state.now))}"
-        )
+        wait = max(0.0, self.shadow - self.state.now)
+        return f"; next in line, at the latest in {_minutes(wait)}"
 
     def _why_waiting(self, p: Pending, avoid: frozenset[int]) -> str:
         gpus, mem = self.state.gpus, p.gpu_mem_mib
@@ -370,33 +373,29 @@ class _Pass:
         need = max(1, p.gpus_min)
         big_enough = [pos for pos in self.by_index if mem is None or gpus[pos].memory_mib >= mem]
         if len(gpus) < need:
-            return f"cannot start: needs {need} GPUs, runyard may use {len(gpus)} ({self._available()})"
+            gpu_s = "GPU" if need == 1 else "GPUs"
+            return f"cannot start: needs {need} {gpu_s}, runyard may use {len(gpus)} ({self._available()})"
         if len(big_enough) < need:
             return (
                 f"cannot start: needs {mem} MiB on {need} GPU(s), only {len(big_enough)} that large"
             )
         fitting = [pos for pos in big_enough if pos not in avoid and self._usable(pos, mem)]
         blocked = [pos for pos in big_enough if pos not in fitting]
-        if mem is None:
-            head = (
-                "waiting for a GPU: none free"
-                if need == 1
-                else f"waiting for {need} GPUs: {len(fitting)} free"
-            )
+        if mem is None and need == 1:
+            head = "waiting for a GPU: none free"
+        elif mem is None:
+            head = f"waiting for {need} GPUs: {len(fitting)} free"
         else:
             has = "has" if len(fitting) == 1 else "have"
-            head = (
-                f"waiting for {mem} MiB on a GPU"
-                if need == 1
-                else f"waiting for {need} GPUs with {mem} MiB free: {len(fitting)} {has} it"
-            )
+            head = f"waiting for {need} GPUs with {mem} MiB free: {len(fitting)} {has} it"
+            if need == 1:
+                head = f"waiting for {mem} MiB on a GPU"
             shareable = [pos for pos in blocked if not self.exclusive[pos] and pos not in avoid]
             if shareable:
                 best = max(shareable, key=self.free_mib.__getitem__)
                 sep = ":" if need == 1 else ";"
                 return f"{head}{sep} most free is {max(0, self.free_mib[best])} MiB on GPU {gpus[best].index}"
-        details = "; ".join(self._blocker(pos, mem, avoid, named=True) for pos in blocked[:4])
-        return f"{head} ({details}{', …' if len(blocked) > 4 else ''})"
+        return f"{head} ({self._blockers(blocked, mem, avoid)})"
 
     def _why_pinned(self, ids: tuple[int, ...], mem: int | None, avoid: frozenset[int]) -> str:
         missing = [i for i in ids if i not in self.position]
@@ -412,28 +411,48 @@ class _Pass:
             for i in ids
             if self.position[i] in avoid or not self._usable(self.position[i], mem)
         ]
-        details = "; ".join(self._blocker(pos, mem, avoid, named=len(ids) > 1) for pos in blocked)
+        if len(ids) == 1:
+            details = self._blocker(blocked[0], mem, avoid)[0].removeprefix("is ")
+        else:
+            details = self._blockers(blocked, mem, avoid)
         return f"waiting for {_gpus_word(ids)} (pinned): {details}"
 
     def _available(self) -> str:
         return ",".join(str(self.state.gpus[pos].index) for pos in self.by_index) or "none"
 
-    def _blocker(self, pos: int, mem: int | None, avoid: frozenset[int], named: bool) -> str:
-        """What keeps GPU ``pos`` from a run needing ``mem``, as a clause."""
-        g = self.state.gpus[pos]
-        subject = f"GPU {g.index} is " if named else ""
-        holders = self.holders[pos]
+    def _blockers(self, blocked: Sequence[int], mem: int | None, avoid: frozenset[int]) -> str:
+        """What keeps these GPUs from a run, GPUs with the same cause named together."""
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for pos in blocked:
+            one, several = self._blocker(pos, mem, avoid)
+            groups.setdefault(several, []).append((self.state.gpus[pos].index, one))
+        return "; ".join(
+            f"GPU {members[0][0]} {members[0][1]}"
+            if len(members) == 1
+            else f"{_gpus_word([i for i, _ in members])} {several}"
+            for several, members in groups.items()
+        )
+
+    def _blocker(self, pos: int, mem: int | None, avoid: frozenset[int]) -> tuple[str, str]:
+        """What keeps GPU ``pos`` from a run needing ``mem``: said of it alone, and of several."""
+        g, holders = self.state.gpus[pos], self.holders[pos]
         exclusive = [rid for rid, m, _ in holders if m is None]
         if exclusive:
-            return f"{subject}held by run #{exclusive[0]}"
+            return f"is held by run #{exclusive[0]}", "are held by other runs"
         if mem is None and holders:
             ids = ", ".join(f"#{rid}" for rid, _, _ in holders[:3])
-            return f"{subject}shared by run{'s' if len(holders) > 1 else ''} {ids}"
+            return (
+                f"is shared by run{'s' if len(holders) > 1 else ''} {ids}",
+                "are shared by other runs",
+            )
         if mem is None and self.busy[pos]:
             pids = ", ".join(map(str, g.external_pids[:3]))
-            return f"{subject}used by a process outside runyard" + (
-                f": pid {pids}" if pids else f" ({g.external_mib} MiB)"
+            what = f": pid {pids}" if pids else f" ({g.external_mib} MiB)"
+            return (
+                f"is used by a process outside runyard{what}",
+                "are used by processes outside runyard",
             )
         if pos in avoid and self.reserved_for is not None:
-            return f"{subject}reserved for run #{self.reserved_for.run_id} (higher in the queue)"
-        return f"{subject}{'left with ' if named else 'has '}{max(0, self.free_mib[pos])} MiB free, needs {mem} MiB"
+            reserved = f"reserved for run #{self.reserved_for.run_id} (higher in the queue)"
+            return f"is {reserved}", f"are {reserved}"
+        return f"has {max(0, self.free_mib[pos])} MiB free, needs {mem} MiB", "are short of memory"

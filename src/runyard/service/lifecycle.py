@@ -128,13 +128,23 @@ def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt
         })
         yard.live[live.attempt_id] = live
         return live
-    with Work(yard) as work:
-        attempt = work.session.get(Attempt, live.attempt_id)
-        assert attempt is not None
-        attempt.pid, attempt.pid_created = live.handle.pid, live.handle.create_time
-        work.session.query(SwapJournal).filter_by(run_id=run_id, attempt=number).update({"state": "applied"})
     yard.live[live.attempt_id] = live
     return live
+
+
+def record_launches(yard: Yard, started: list[LiveAttempt]) -> None:
+    """Store the pids of attempts just launched, in one transaction after all of them
+    started (off the launch path; a crash before it is repaired from ``child.pid``)."""
+    with Work(yard) as work:
+        for live in started:
+            attempt = work.session.get(Attempt, live.attempt_id)
+            if attempt is None or live.handle is None:
+                continue
+            attempt.pid, attempt.pid_created = live.handle.pid, live.handle.create_time
+            if live.locks:
+                work.session.query(SwapJournal).filter_by(run_id=live.run_id, attempt=live.number).update(
+                    {"state": "applied"}
+                )
 
 
 def _scan_for_oom(path: Path) -> bool:
@@ -169,7 +179,8 @@ async def finish_attempt(yard: Yard, live: LiveAttempt) -> None:
     oom_seen = False
     if info is None or info.exit_code != 0:
         oom_seen = await asyncio.to_thread(_scan_for_oom, attempt_dir / "output.log")
-    restore_swaps(yard, live.run_id, live.number)
+    if live.locks:
+        restore_swaps(yard, live.run_id, live.number)
     with Work(yard) as work:
         attempt = work.session.get(Attempt, live.attempt_id)
         run = work.session.get(Run, live.run_id)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
-from tests.integration.cli.harness import Cli
+
+from tests.integration.cli.harness import RUNYARD, Cli
 
 pytestmark = pytest.mark.slow
 PY = sys.executable
@@ -36,24 +38,30 @@ def test_submit_without_quiet_says_id_and_status(cli: Cli) -> None:
 
 
 def test_quiet_submit_chains_with_after(cli: Cli) -> None:
-    first = cli.submit("--", PY, "-c", "import time; time.sleep(1)")
+    hold = "import os, time\nwhile not os.path.exists('go'): time.sleep(0.05)"
+    first = cli.submit("--", PY, "-c", hold)
     second = cli.submit("--after", str(first), "--", "true")
     listed = {r["id"]: r for r in json.loads(cli.ok("ls", "--json"))}
     assert listed[second]["status"] in {"queued", "waiting"}
     assert str(first) in (listed[second]["waiting_for"] or "")
+    (cli.cwd / "go").touch()
     assert cli("wait", str(first), str(second)).returncode == 0
     one, two = cli.run(first), cli.run(second)
     assert two["started_at"] >= one["finished_at"]
 
 
-def test_bare_runyard_and_ls_list_the_queue(cli: Cli) -> None:
+def test_bare_runyard_and_ls_list_the_queue_with_why(cli: Cli) -> None:
     done = cli.submit("--name", "done-run", "--gpus", "0", "--", "true")
     cli.ok("wait", str(done))
-    cli.submit("--name", "blocked", "--gpu-ids", "0,1", "--after", str(done), "--", "sleep", "30")
+    hold = cli.submit("--name", "holder", "--gpus", "0", "--", "sleep", "30")
+    cli.submit("--name", "blocked", "--gpus", "0", "--after", str(hold), "--", "true")
     table = cli.ok()
+    lines = {line.split()[1]: line for line in table.splitlines()[1:]}
     assert table.splitlines()[0].split()[:3] == ["ID", "NAME", "STATUS"]
-    assert "done-run" in table and "blocked" in table and "completed" in table
-    assert cli.ok("ls") == table or "blocked" in cli.ok("ls")
+    assert set(lines) == {"done-run", "holder", "blocked"}
+    assert "completed" in lines["done-run"]
+    assert f"#{hold}" in lines["blocked"] or f"run {hold}" in lines["blocked"]  # why it waits
+    assert cli.ok("ls").splitlines()[0] == table.splitlines()[0]
     only_done = json.loads(cli.ok("ls", "--status", "completed", "--json"))
     assert [r["name"] for r in only_done] == ["done-run"]
 
@@ -104,3 +112,22 @@ def test_gpus_json_shows_the_declared_inventory(cli: Cli) -> None:
     assert inventory["source"] == "declared"
     assert [g["index"] for g in inventory["gpus"]] == [0, 1]
     assert "Test GPU" in cli.ok("gpus")
+
+
+def test_daemon_commands_import_no_server_code(cli: Cli) -> None:
+    cli.ok("ls")  # the daemon is started (its imports go to its own log)
+    profiled = subprocess.run(
+        [RUNYARD, "ls", "--json"],
+        env={**cli.env, "PYTHONPROFILEIMPORTTIME": "1"},
+        cwd=cli.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in profiled.stderr.splitlines() if "|" in line
+    }
+    assert "runyard.cli.app" in imported and "httpx" in imported
+    assert not {
+        m for m in imported if m.split(".")[0] in {"fastapi", "sqlalchemy", "uvicorn", "rich"}
+    }

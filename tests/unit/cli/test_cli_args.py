@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,14 @@ def test_shutdown_without_a_daemon_says_so(
     assert run(["shutdown"]) == 0
     assert "no daemon is running" in capsys.readouterr().err
     assert not (own_home / "server.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["submit", "--gpus", "3-1", "--", "x"]])
+def test_the_cli_path_imports_no_server_code_and_rich_only_to_draw(argv: list[str]) -> None:
+    heavy = ("fastapi", "sqlalchemy", "uvicorn", "alembic", "rich", "httpx")
+    code = (
+        "import sys\nfrom runyard.cli.app import run\n"
+        f"run({argv!r})\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert ast.literal_eval(done.stdout.splitlines()[-1]) == []

@@ -1,0 +1,51 @@
+"""The same tables, migrations and queue on a real PostgreSQL server (127.0.0.1:5432)."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from runyard.daemon.yard import Yard
+from runyard.store.db import open_database
+from tests.conftest import make_settings, python, stop_everything, submit, wait_for
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url():
+    name = f"runyard_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_migrations_create_every_table(pg_url):
+    engine, _ = open_database(pg_url)
+    tables = set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"runs", "attempts", "events", "run_tags", "run_deps", "swaps", "alembic_version"} <= tables
+
+
+async def test_a_run_completes_and_retries_on_postgres(tmp_path, gpus, pg_url):
+    core = Yard(make_settings(tmp_path, gpus, database_url=pg_url))
+    await core.start()
+    try:
+        ok = submit(core, *python("print('on postgres')"), gpus_min=1, tags=["pg"])
+        flaky = submit(core, *python("import os; exit(0 if os.environ['RUNYARD_ATTEMPT'] == '2' else 1)"),
+                       gpus_min=0, retries=1)
+        assert (await wait_for(core, ok))["status"] == "completed"
+        run = await wait_for(core, flaky)
+        assert (run["status"], [a["exit_code"] for a in run["attempts"]]) == ("completed", [1, 0])
+    finally:
+        await stop_everything(core)
