@@ -73,7 +73,13 @@ def bar_line(rng: random.Random) -> str:
 
 def progress_line(rng: random.Random, i: int) -> str:
     epoch = 1 + i // 200_000
-    report = {"epoch": epoch, "total_epochs": 10, "step": i, "train_loss": rng.random(), "lr": 1e-4}
+    report: dict[str, object] = {
+        "epoch": epoch,
+        "total_epochs": 10,
+        "step": i,
+        "train_loss": rng.random(),
+        "lr": 1e-4,
+    }
     if rng.random() < 0.2:
         report.update(val_loss=rng.random(), val_accuracy=100 * rng.random())
     report["status"] = "training"

@@ -189,6 +189,21 @@ def test_backfill_on_gpus_outside_the_reservation_is_always_allowed() -> None:
     assert started([BIG, run(2, gpu_mem_mib=100), run(3)], state) == {2: (1,)}
 
 
+@pytest.mark.parametrize(("timeout", "starts"), [(40.0, True), (60.0, False)])
+def test_shadow_time_of_a_shared_run_is_when_enough_memory_frees(
+    timeout: float, starts: bool
+) -> None:
+    # 4000 MiB free now; the 14000 MiB run can start once #7 ends at t=50, not waiting for #8
+    state = cluster(
+        1,
+        Claim(7, 0, mem_mib=10_000, deadline=50.0),
+        Claim(8, 0, mem_mib=10_000, deadline=100.0),
+        now=10.0,
+    )
+    queue = [run(1, gpu_mem_mib=14_000), run(2, gpu_mem_mib=1_000, timeout_s=timeout)]
+    assert (2 in started(queue, state)) is starts
+
+
 def test_no_starvation_small_runs_cannot_keep_taking_the_freed_gpu() -> None:
     queue = [BIG] + [run(i) for i in range(2, 10)]
     state = cluster(2, Claim(50, 0, deadline=100.0))
@@ -256,6 +271,27 @@ def test_reserved_run_keeps_its_locks_from_later_runs() -> None:
             cluster(2),
             1,
             "cannot start: needs 3 GPUs, runyard may use 2 (0,1)",
+        ),
+        (
+            [run(1)],
+            ClusterState(
+                gpus=(*gpus(2), GpuState(2, 24_000, 900, True, (99,))),
+                claims=(Claim(7, 0), Claim(8, 1)),
+            ),
+            1,
+            "waiting for a GPU: none free (GPUs 0,1 are held by other runs; GPU 2 is used by a process outside runyard: pid 99); next in line",
+        ),
+        (
+            [run(1, gpu_ids=(0, 1))],
+            cluster(2, Claim(7, 0)),
+            1,
+            "waiting for GPUs 0,1 (pinned): GPU 0 is held by run #7; next in line",
+        ),
+        (
+            [run(1, gpus_min=2, gpus_max=2, gpu_mem_mib=10_000)],
+            cluster(3, Claim(7, 0), Claim(8, 1, mem_mib=20_000)),
+            1,
+            "waiting for 2 GPUs with 10000 MiB free: 1 has it; most free is 4000 MiB on GPU 1; next in line",
         ),
         ([run(1)], cluster(1), 1, "about to start on GPU 0"),
     ],
@@ -332,7 +368,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[Pending], ClusterState]:
 
 
 @given(scenarios())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 def test_plan_never_double_books_or_overcommits(
     scenario: tuple[list[Pending], ClusterState],
 ) -> None:

@@ -53,8 +53,8 @@ def list_queue(
     """Print the runs; the table leaves out all but the latest finished ones unless filtered."""
     wanted = parse_statuses(statuses or ())
     tag_set = set(tags or ())
-    runs = cli.client().list_runs(statuses=wanted)
-    if tag_set:
+    runs = cli.client().list_runs(statuses=wanted, tags=sorted(tag_set), limit=limit)
+    if tag_set:  # the daemon filters too (any of the tags); this keeps the meaning ours
         runs = [r for r in runs if tag_set & set(r.get("tags") or ())]
     shown, hidden = select_for_listing(
         runs, limit=limit, everything=everything or json_out or bool(wanted or tag_set)

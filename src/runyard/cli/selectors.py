@@ -141,9 +141,13 @@ def resolve(
             else:
                 found.append(run)
         return found, missing
-    # With named ids the status filter is applied here, so that a named run that exists
-    # but does not match is not mistaken for a missing one.
-    runs = client.list_runs(statuses=[] if selection.ids else list(selection.statuses))
+    # With named ids the filters are applied here, so that a named run that exists but
+    # does not match is not mistaken for a missing one.
+    narrow = not selection.ids
+    runs = client.list_runs(
+        statuses=list(selection.statuses) if narrow else [],
+        tags=list(selection.tags) if narrow else [],
+    )
     known = {int(r["id"]) for r in runs}
     missing = [run_id for run_id in selection.ids if run_id not in known]
     allowed = set(applicable) if applicable is not None else None

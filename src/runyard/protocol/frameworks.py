@@ -80,7 +80,7 @@ KERAS_NAMES = {
     "lr": "lr",
 }
 KERAS_STAND_INS = ("sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
-KERAS_COUNTER = re.compile(r"\s*(\d+)/\d+\s")
+KERAS_COUNTER = re.compile(r"\s*(\d{1,15})/\d+\s")
 KERAS_EVALUATION = {"train_loss": "test_loss", "train_accuracy": "test_accuracy"}
 
 
@@ -120,7 +120,7 @@ def _keras_stand_in(key: str, printed: dict[str, str]) -> str | None:
 
 
 HF_NAMES = {"loss": "train_loss", "learning_rate": "lr"}
-HF_NUM_EPOCHS = re.compile(r"\bNum Epochs\s*=\s*([\d,]+)\s*$")
+HF_NUM_EPOCHS = re.compile(r"\bNum Epochs\s*=\s*([\d,]{1,20})\s*$")
 # Trainer prints values with repr(); a diverging run's nan/inf are not Python literals,
 # and old versions printed tensors. This reads such dicts pair by pair.
 HF_PAIR = re.compile(rf"'([^'\\]+)':\s*(?:tensor\()?({NUMBER}|'[^'\\]*'|True|False)")
@@ -194,9 +194,9 @@ def _python_dict(body: str) -> dict[str, object]:
     return logs
 
 
-PYTORCH_TRAIN = re.compile(rf"^\s*Train Epoch:\s*(\d+)\s*\[[^\]]*\]\s*Loss:\s*({NUMBER})")
+PYTORCH_TRAIN = re.compile(rf"^\s*Train Epoch:\s*(\d{{1,15}})\s*\[[^\]]*\]\s*Loss:\s*({NUMBER})")
 PYTORCH_TEST = re.compile(
-    rf"Test set: Average loss:\s*({NUMBER}),\s*Accuracy:\s*(\d+)/(\d+)\s*\(\s*[\d.]+%\s*\)"
+    rf"Test set: Average loss:\s*({NUMBER}),\s*Accuracy:\s*(\d{{1,15}})/(\d{{1,15}})\s*\(\s*[\d.]+%\s*\)"
 )
 
 

@@ -21,10 +21,11 @@ from typing import NamedTuple
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)\b"
 
+# Integers are bounded to 15 digits: a longer one is noise, and int() refuses 4,300+.
 # Both are matched against the lowered segment: a case-sensitive pattern that starts with
 # a literal or a small alternation is several times faster in ``re`` than IGNORECASE, and
 # progress-bar redraws make this path hot before a run's first PROGRESS line.
-HEADER = re.compile(r"epoch\s+(\d+)\s*/\s*(\d+)")
+HEADER = re.compile(r"epoch\s+(\d{1,15})\s*/\s*(\d{1,15})")
 PAIR = re.compile(rf"(train|test|validation|val) (loss|accuracy|acc)\s*[:=]\s*({NUMBER.lower()})")
 PAIR_SPLITS = (b"train", b"test", b"val", b"validation")
 PAIR_WORDS = tuple(f"{split.decode()} {kind}" for split in PAIR_SPLITS for kind in ("loss", "acc"))

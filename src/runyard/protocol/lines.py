@@ -30,25 +30,25 @@ ANSI_ESCAPE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\
 
 
 class Block(NamedTuple):
-    """Complete lines, each ending in ``\\n``; the first is line number ``first_line``."""
+    """Complete lines, each ending in ``\\n``."""
 
-    first_line: int
     data: bytes
 
 
 class LongLine(NamedTuple):
-    """A line over the limit: its number and its first bytes."""
+    """A line over the limit (it counts as one line, from the moment it is found)."""
 
-    line: int
     head: bytes
 
 
 class LineSplitter:
-    """Turns arbitrary byte chunks into numbered blocks of complete lines."""
+    """Turns arbitrary byte chunks into blocks of complete lines, in order.
 
-    def __init__(self, lines: int = 0, offset: int = 0, skipping: bool = False) -> None:
-        self.lines = lines
-        """Complete lines passed (parsed or skipped) so far."""
+    Lines are not counted here: the parser counts them while it scans each block for
+    candidates, so the newlines of a block are counted once, not twice.
+    """
+
+    def __init__(self, offset: int = 0, skipping: bool = False) -> None:
         self.offset = offset
         """Bytes passed so far; reading may resume here."""
         self.skipping = skipping
@@ -67,7 +67,6 @@ class LineSplitter:
                 self.offset += len(data)
                 return out
             self.skipping = False
-            self.lines += 1
             self.offset += newline + 1
             data = data[newline + 1 :]
         last = data.rfind(b"\n")
@@ -78,7 +77,7 @@ class LineSplitter:
             self._pending = bytearray(data[last + 1 :])
             self._split_block(block, out)
         if len(self._pending) > MAX_LINE_BYTES:
-            out.append(LongLine(self.lines + 1, bytes(self._pending[:HEAD_BYTES])))
+            out.append(LongLine(bytes(self._pending[:HEAD_BYTES])))
             self.offset += len(self._pending)
             self._pending = bytearray()
             self.skipping = True
@@ -87,14 +86,10 @@ class LineSplitter:
     def finish(self) -> list[Block | LongLine]:
         """End of the stream: a last line without ``\\n`` still counts."""
         out: list[Block | LongLine] = []
-        if self.skipping:
-            self.skipping = False
-            self.lines += 1
-        elif self._pending:
-            size = len(self._pending)
-            out.append(Block(self.lines + 1, bytes(self._pending) + b"\n"))
-            self.lines += 1
-            self.offset += size
+        self.skipping = False
+        if self._pending:
+            out.append(Block(bytes(self._pending) + b"\n"))
+            self.offset += len(self._pending)
             self._pending = bytearray()
         return out
 
@@ -113,19 +108,13 @@ class LineSplitter:
                 pos = last + 1
                 continue
             if pos > start:
-                self._emit(block[start:pos], out)
+                out.append(Block(block[start:pos]))
             line_end = block.find(b"\n", pos + MAX_LINE_BYTES + 1)
-            out.append(LongLine(self.lines + 1, block[pos : pos + HEAD_BYTES]))
-            self.lines += 1
-            self.offset += line_end + 1 - pos
+            out.append(LongLine(block[pos : pos + HEAD_BYTES]))
             pos = start = line_end + 1
         if start < end:
-            self._emit(block if start == 0 else block[start:], out)
-
-    def _emit(self, data: bytes, out: list[Block | LongLine]) -> None:
-        out.append(Block(self.lines + 1, data))
-        self.lines += data.count(b"\n")
-        self.offset += len(data)
+            out.append(Block(block if start == 0 else block[start:]))
+        self.offset += len(block)
 
 
 def strip_ansi(data: bytes) -> bytes:

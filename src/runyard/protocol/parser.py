@@ -15,7 +15,13 @@ Choices the protocol leaves open, made here:
   ``PROGRESS:`` (even a malformed one: the script means to speak the protocol).
 - A legacy or framework report carries every metric of its epoch so far, so a test line
   after a train line is one complete report for the final results and snapshots.
-- Warnings about values (``non_finite``, ``accuracy_out_of_range``) apply to every source.
+- A progress bar's redraws (every ``\\r``-segment but a line's last) are read, but their
+  reports never ask for a snapshot.
+- Custom patterns apply to every segment that is not a PROGRESS report, before and after
+  the first PROGRESS line.
+- Warnings about values (``non_finite``, ``accuracy_out_of_range``) apply to every source;
+  ``accuracy_fraction`` only to values the script wrote (see ``accuracy``).
+- The caller's store replaces a metric's value at the same x; the parser just emits.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class RunParser:
     def __init__(self, metric_patterns: Sequence[str] = ()) -> None:
         self._patterns = compile_patterns(metric_patterns)
         self._splitter = LineSplitter()
+        self._lines = 0
         self.protocol_seen = False
         self.epoch: int | None = None
         self.total_epochs: int | None = None
@@ -75,8 +82,8 @@ class RunParser:
 
     @property
     def lines(self) -> int:
-        """Complete lines read so far."""
-        return self._splitter.lines
+        """Complete lines read so far (a line over the limit counts once it is found)."""
+        return self._lines
 
     @property
     def offset(self) -> int:
@@ -89,13 +96,11 @@ class RunParser:
 
     def feed(self, data: bytes) -> ParseResult:
         """Parse the complete lines in what has arrived; keep an unfinished last line."""
-        start = self._splitter.lines
-        return self._run(self._splitter.feed(data), start, run_ended=False)
+        return self._run(self._splitter.feed(data), run_ended=False)
 
     def finish(self) -> ParseResult:
         """End of the attempt: read a last line that has no ``\\n``, and decide what waits for the end."""
-        start = self._splitter.lines
-        return self._run(self._splitter.finish(), start, run_ended=True)
+        return self._run(self._splitter.finish(), run_ended=True)
 
     def final_results(self, exit_code: int | None) -> FinalResults:
         """Final results (PROTOCOL.md §3) once the process has exited (None: killed by a signal).
@@ -109,31 +114,32 @@ class RunParser:
         fresh = tuple(w for w in results.warnings if self._record_warning(w))
         return results.with_warnings(fresh)
 
-    def _run(self, pieces: list[Block | LongLine], start: int, run_ended: bool) -> ParseResult:
+    def _run(self, pieces: list[Block | LongLine], run_ended: bool) -> ParseResult:
         self._result = result = ParseResult()
-        before = self.progress
+        before, start = self.progress, self._lines
         for piece in pieces:
             if isinstance(piece, Block):
-                self._read_block(piece)
+                self._read_block(piece.data)
             else:
+                self._lines += 1
                 text = decode(strip_ansi(piece.head))
-                self._warn(
-                    WarningKind.LINE_TOO_LONG,
-                    piece.line,
-                    text,
-                    "line over 1 MiB: kept in the log, not parsed",
-                )
+                message = "line over 1 MiB: kept in the log, not parsed"
+                self._warn(WarningKind.LINE_TOO_LONG, self._lines, text, message)
         if run_ended:
             self._check_fraction(run_ended=True)
-        result.lines = self._splitter.lines - start
+        result.lines = self._lines - start
         if self.progress != before:
             result.progress = self.progress
         return result
 
-    def _read_block(self, block: Block) -> None:
-        data = strip_ansi(block.data)
-        for index, text in candidate_lines(data, not self.protocol_seen, self._patterns):
-            self._read_line(block.first_line + index, text)
+    def _read_block(self, data: bytes) -> None:
+        first = self._lines + 1
+        candidates, count = candidate_lines(
+            strip_ansi(data), not self.protocol_seen, self._patterns
+        )
+        for index, text in candidates:
+            self._read_line(first + index, text)
+        self._lines += count
 
     def _read_line(self, number: int, text: str) -> None:
         if "\b" in text:  # Keras erases its progress bar with backspaces before each \r
@@ -357,7 +363,7 @@ class RunParser:
 
         return {
             "version": STATE_VERSION,
-            "lines": self._splitter.lines,
+            "lines": self._lines,
             "offset": self._splitter.offset,
             "skipping": self._splitter.skipping,
             "protocol_seen": self.protocol_seen,
@@ -387,7 +393,8 @@ class RunParser:
             return Report.from_json(data) if data is not None else None
 
         parser = cls(metric_patterns)
-        parser._splitter = LineSplitter(state["lines"], state["offset"], state["skipping"])
+        parser._splitter = LineSplitter(state["offset"], state["skipping"])
+        parser._lines = int(state["lines"])
         parser.protocol_seen = bool(state["protocol_seen"])
         parser.epoch, parser.total_epochs, parser.step = state["progress"]
         parser.metrics = {k: decode_float(v) for k, v in state["metrics"].items()}

@@ -61,17 +61,13 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
         )
 
     problems: list[tuple[WarningKind, str]] = []
-    epoch = obj.get("epoch")
-    if type(epoch) is not int:  # the common case costs one check
-        epoch = _required_int(epoch, "epoch", problems)
-    total = obj.get("total_epochs")
-    if type(total) is not int or total < 1:
-        total = _required_int(total, "total_epochs", problems)
-        if total is not None and total < 1:
-            problems.append(
-                (WarningKind.MISSING_FIELD, f"total_epochs must be an integer >= 1, not {total}")
-            )
-            total = None
+    epoch = _required_int(obj.get("epoch"), "epoch", problems)
+    total = _required_int(obj.get("total_epochs"), "total_epochs", problems)
+    if total is not None and total < 1:
+        problems.append(
+            (WarningKind.MISSING_FIELD, f"total_epochs must be an integer >= 1, not {total}")
+        )
+        total = None
     status = obj.get("status")
     if type(status) is not str or status not in STATUSES:
         if status is None:
@@ -85,9 +81,7 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
             )
             if not isinstance(status, str):
                 status = None
-    step = obj.get("step")
-    if type(step) is not int:
-        step = _as_int(step)
+    step = _as_int(obj.get("step"))
     if step is not None and step < 0:
         step = None
 
@@ -125,13 +119,17 @@ def _required_int(raw: object, name: str, problems: list[tuple[WarningKind, str]
     return value
 
 
+MAX_INT = 2**53
+"""Epochs and steps beyond this are not integers a run can mean (and would not fit x)."""
+
+
 def _as_int(value: object) -> int | None:
     """JSON integers, and floats that are whole numbers (``3.0``); never booleans."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if -MAX_INT <= value <= MAX_INT else None
+    if isinstance(value, float) and value.is_integer() and -MAX_INT <= value <= MAX_INT:
         return int(value)
     return None
 

@@ -29,8 +29,9 @@ PROTOCOL_TRIGGERS: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ((b"PROGRESS:",
 
 def candidate_lines(
     data: bytes, heuristics: bool, patterns: Sequence[CustomPattern] = ()
-) -> list[tuple[int, str]]:
-    """``(index within the block, decoded line)`` of each line that may hold a report.
+) -> tuple[list[tuple[int, str]], int]:
+    """``(index within the block, decoded line)`` of each line that may hold a report, and
+    the number of lines in the block (counted on the way, so only once).
 
     ``data`` is a block of complete lines, each ending in ``\\n``, escapes already removed.
     """
@@ -55,9 +56,10 @@ def candidate_lines(
         index += data.count(b"\n", previous, start)
         previous = start
         lines[index] = data[start : data.find(b"\n", start)].decode("utf-8", "replace")
+    total = index + data.count(b"\n", previous)
     if patterns:
         _pattern_candidates(data.decode("utf-8", "replace"), patterns, lines)
-    return sorted(lines.items())
+    return sorted(lines.items()), total
 
 
 def _pattern_candidates(

@@ -8,8 +8,8 @@ tested exhaustively, and makes invariant 5 (same queue and inventory → same de
 Rules, in the order a pass applies them:
 
 * **Order.** Ascending ``order_key`` (see :func:`order_key`), ties by run id.
-* **CPU runs** (``gpus_min == gpus_max == 0``) need one of ``cpu_slots``; they never wait
-  for GPUs and never hold GPU runs back.
+* **CPU runs** (``gpus_max == 0``, nothing pinned) need one of ``cpu_slots``; they never
+  wait for GPUs, and GPU runs never wait for CPU slots.
 * **Exclusive runs** (``gpu_mem_mib is None``) take GPUs with no claim at all that are not
   ``external_busy``; lowest index first.
 * **Shared runs** take GPUs with no exclusive claim and enough memory left after outside
@@ -18,8 +18,9 @@ Rules, in the order a pass applies them:
   (least memory left that still fits) packs small runs together and keeps big holes open.
 * **GPU counts.** A run needs ``gpus_min`` usable GPUs (at least 1) and takes up to
   ``gpus_max``; a pinned run (``gpu_ids``) needs exactly those.
-* **Locks** (hot-swap targets): a run waits while any of its locks is held or taken by a
-  run started earlier in the pass, so two runs never see each other's swap.
+* **Locks** (hot-swap targets): a run waits while any of its locks is held, or taken by a
+  run started earlier in the pass (or reserved, below), so two runs never see each
+  other's swap.
 * **EASY backfill.** The first GPU run in order that cannot start is *reserved*: it keeps
   the GPUs it will use (the usable ones it would take, plus the soonest-freed busy ones)
   and its locks. Later runs may use those only if their ``timeout_s`` ends them by the
@@ -28,6 +29,11 @@ Rules, in the order a pass applies them:
   reserved per pass (classic EASY): enough to stop a big run being starved by a stream of
   small ones, since each pass reserves for whoever is first in line. A run that can never
   fit (more GPUs or memory than runyard may use) reserves nothing.
+
+Speed: a pass over 10,000 mostly blocked runs must take milliseconds. Runs of the same
+shape (GPU count, memory, pinned GPUs) fail alike until something starts, so failures are
+cached by shape, and the scan stops once no GPU and no CPU slot is left
+(``benchmarks/bench_planner.py``).
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A queued run, reduced to what placement needs."""
+    """A queued run, reduced to what placement needs. ``gpus_max == 0``: a CPU run;
+    ``gpus_min`` 0 with ``gpus_max`` > 0 still needs one GPU to start."""
 
     run_id: int
     order_key: float
@@ -181,10 +188,7 @@ class _Pass:
         """Whether any GPU could still take some run this pass (else GPU runs are skipped)."""
         return any(
             (pos not in self.reserved or self.shadow is not None)
-            and (
-                (not self.holders[pos] and not self.busy[pos])
-                or (not self.exclusive[pos] and self.free_mib[pos] > 0)
-            )
+            and (self._usable(pos, None) or self._usable(pos, 1))
             for pos in range(len(self.free_mib))
         )
 
@@ -405,7 +409,7 @@ class _Pass:
             i for i in ids if mem is not None and self.state.gpus[self.position[i]].memory_mib < mem
         ]
         if small:
-            return f"cannot start: pinned {_gpus_word(small)} has less than the {mem} MiB the run needs"
+            return f"cannot start: pinned {_gpus_word(small)} too small for the {mem} MiB the run needs"
         blocked = [
             self.position[i]
             for i in ids

@@ -8,10 +8,11 @@ from typing import Any
 from runyard.protocol import LogSummary, MetricPoint, WarningKind, parse_log
 
 
-def progress(status: str = "training", **fields: Any) -> str:
-    """A PROGRESS line; epoch 1 of 10 unless given."""
+def progress(**fields: Any) -> str:
+    """A PROGRESS line; epoch 1 of 10, status training unless given."""
     fields.setdefault("epoch", 1)
     fields.setdefault("total_epochs", 10)
+    status = fields.pop("status", "training")
     return "PROGRESS: " + json.dumps({**fields, "status": status})
 
 

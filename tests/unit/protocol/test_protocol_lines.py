@@ -11,10 +11,10 @@ from runyard.protocol.lines import Block, LineSplitter, LongLine
 
 def test_splitter_keeps_an_unfinished_line_for_the_next_chunk() -> None:
     splitter = LineSplitter()
-    assert splitter.feed(b"one\ntw") == [Block(1, b"one\n")]
-    assert splitter.feed(b"o\nthree") == [Block(2, b"two\n")]
-    assert splitter.finish() == [Block(3, b"three\n")]
-    assert (splitter.lines, splitter.offset) == (3, len(b"one\ntwo\nthree"))
+    assert splitter.feed(b"one\ntw") == [Block(b"one\n")]
+    assert splitter.feed(b"o\nthree") == [Block(b"two\n")]
+    assert splitter.finish() == [Block(b"three\n")]
+    assert splitter.offset == len(b"one\ntwo\nthree")
 
 
 def test_offset_stops_at_the_last_complete_line() -> None:
@@ -50,9 +50,9 @@ def test_long_line_inside_one_chunk_is_skipped_with_its_number() -> None:
 def test_long_line_across_chunks_is_not_buffered() -> None:
     splitter = LineSplitter()
     pieces = splitter.feed(b"z" * (MAX_LINE_BYTES + 1))
-    assert pieces == [LongLine(1, b"z" * 200)] and splitter.skipping
+    assert pieces == [LongLine(b"z" * 200)] and splitter.skipping
     assert splitter.feed(b"z" * MAX_LINE_BYTES) == [] and splitter.pending_bytes == 0
-    assert splitter.feed(b"zz\nok\n") == [Block(2, b"ok\n")]
+    assert splitter.feed(b"zz\nok\n") == [Block(b"ok\n")]
     assert splitter.offset == 2 * MAX_LINE_BYTES + 1 + 6
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from protocol_helpers import progress
@@ -156,3 +157,27 @@ def test_feed_never_raises_on_text_near_the_formats(text: str) -> None:
     ):
         parser.feed((prefix + text + "\n").encode("utf-8", "surrogatepass"))
     parser.finish()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Epoch " + "9" * 5000 + "/10",
+        "Epoch 12345678901234567890/3 Train Loss: 0.5",
+        "Train Epoch: " + "9" * 5000 + " [0/1 (0%)]\tLoss: 0.5",
+        "Test set: Average loss: 0.1, Accuracy: " + "9" * 5000 + "/1 (1%)",
+        "  Num Epochs = " + "9" * 5000,
+        "9" * 5000 + "/2 - loss: 0.5",
+        'PROGRESS: {"epoch": 1'
+        + "0" * 400
+        + ', "total_epochs": 2, "step": 1'
+        + "0" * 400
+        + ', "status": "training", "x": 1}',
+        'PROGRESS: {"epoch": 1e300, "total_epochs": 2, "status": "training", "x": 1e309}',
+    ],
+)
+def test_huge_numbers_never_raise(line: str) -> None:
+    parser = RunParser((r"(?P<step>\d+) (?P<x>\d+)",))
+    parser.feed(f"{line}\n{line[:50]} 1\n".encode())
+    parser.finish()
+    assert all(abs(p.x) < 1e300 for p in parser.feed(b"").points)
