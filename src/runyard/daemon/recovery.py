@@ -15,7 +15,7 @@ from runyard.domain.spec import RunSpec
 from runyard.domain.status import LIVE
 from runyard.executors.local import ProcessHandle
 from runyard.executors.swap import SwapRecord, restore_swap
-from runyard.service.lifecycle import LiveAttempt, finish_attempt
+from runyard.service.lifecycle import LiveAttempt, finish_attempt, swap_locks
 from runyard.service.work import Work
 from runyard.store.tables import Attempt, Run, SwapJournal
 
@@ -43,9 +43,8 @@ async def recover(yard: Yard) -> None:
         ).all()
     for attempt, spec_json in rows:
         spec = RunSpec.model_validate(spec_json)
-        locks = tuple(os.path.normpath(os.path.join(spec.workdir, s.target)) for s in spec.swaps)
         live = LiveAttempt(attempt.id, attempt.run_id, attempt.number, tuple(attempt.gpus or ()),
-                           attempt.gpu_mem_mib, attempt.deadline, locks, stopping=attempt.stop_reason)
+                           attempt.gpu_mem_mib, attempt.deadline, swap_locks(spec), stopping=attempt.stop_reason)
         handle = ProcessHandle(attempt.pid, attempt.pid_created or 0.0) if attempt.pid else _handle_from_dir(yard, attempt)
         yard.live[attempt.id] = live
         if handle is not None and yard.executor.is_alive(handle):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from runyard.service.lifecycle import (
     promote_waiting,
     record_launches,
     start_attempt,
+    swap_locks,
     waiting_reason,
 )
 from runyard.service.work import Work
@@ -110,6 +109,8 @@ class Yard:
         try:
             if live.handle is not None:
                 await self.executor.wait(live.handle)
+                # Whatever the command left behind in its group must not hold the GPUs on.
+                await self.executor.terminate(live.handle, self.settings.kill_grace_s)
             await finish_attempt(self, live)
         except asyncio.CancelledError:
             raise
@@ -122,8 +123,7 @@ class Yard:
         if live is None or live.handle is None:
             return
         live.stopping = why
-        self.executor.signal(live.handle, signal.SIGTERM)
-        self.executor.resume(live.handle)  # a paused group must run to handle SIGTERM
+        # terminate() sends SIGTERM then SIGCONT (a paused group must run to handle it).
         self._spawn(self.executor.terminate(live.handle, self.settings.kill_grace_s))
 
     def signal_attempt(self, run_id: int, sig: int) -> None:
@@ -180,7 +180,6 @@ class Yard:
     def _to_pending(run: Run) -> Pending:
         spec = RunSpec.model_validate(run.spec)
         _, mem = oom_adjustments(spec, run.oom_count)
-        locks = tuple(os.path.normpath(os.path.join(spec.workdir, s.target)) for s in spec.swaps)
         return Pending(
             run_id=run.id,
             order_key=run.order_key,
@@ -189,7 +188,7 @@ class Yard:
             gpu_mem_mib=mem,
             gpu_ids=tuple(spec.gpu_ids) if spec.gpu_ids is not None else None,
             timeout_s=spec.timeout_s,
-            locks=locks,
+            locks=swap_locks(spec),
         )
 
     def cluster_state(self) -> ClusterState:

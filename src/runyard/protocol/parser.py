@@ -1,7 +1,8 @@
 """The stateful per-run output parser: raw log bytes in, points, reports and warnings out.
 
-One :class:`RunParser` follows one run (all its attempts' logs, in order). It is fed the
-log's bytes as they are read; only complete lines are parsed and the rest is kept for the
+One :class:`RunParser` follows one attempt's log (line numbers and ``offset`` are those
+of that file; a retry starts a new parser, and keeping a warning kind once per run across
+attempts is the store's upsert). It is fed the log's bytes as they are read; only complete lines are parsed and the rest is kept for the
 next call. It does no I/O, so the ingester, ``runyard check --log`` and ``reingest`` all
 share it, and :meth:`RunParser.state` / :meth:`RunParser.from_state` let the ingester
 resume after a crash at the saved ``offset`` without reading anything twice.

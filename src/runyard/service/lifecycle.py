@@ -75,6 +75,12 @@ def oom_adjustments(spec: RunSpec, oom_count: int) -> tuple[dict[str, str], int 
     return env, mem
 
 
+def swap_locks(spec: RunSpec) -> tuple[str, ...]:
+    """The swap targets a run holds while it runs: two runs never see each other's swap."""
+    workdir = Path(spec.workdir)
+    return tuple(plan_swap(workdir, s.source, s.target, workdir, i).target for i, s in enumerate(spec.swaps))
+
+
 def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt | None:
     """Start the next attempt of a queued run on ``gpus``; None if it could not start."""
     with Work(yard) as work:
