@@ -36,9 +36,6 @@ class Settings(BaseSettings):
     external_mem_threshold_mib: int = Field(
         500, ge=0, description="a GPU whose memory used by processes that are not runyard's exceeds this is busy"
     )
-    launch_hold_s: float = Field(
-        30.0, ge=0, description="seconds a new attempt's GPU claim is held before its process shows in the inventory"
-    )
     cpu_slots: int = Field(1, ge=1, description="how many runs that use no GPU may run at once")
     priority_ageing_s: float = Field(
         600.0, gt=0, description="seconds of waiting worth one priority level (so low priorities are not starved)"
@@ -47,6 +44,10 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(600.0, ge=0, description="longest delay between automatic retries")
     kill_grace_s: float = Field(10.0, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling")
     schedule_interval_s: float = Field(1.0, gt=0, description="the scheduler plans at least this often")
+    ingest_interval_s: float = Field(0.1, gt=0, description="how often a live run's new output is read and parsed")
+    snapshot_template: str = Field(
+        "stats_{step}.json", description="file name of statistics snapshots in a run's stats/ folder ({step}, {epoch})"
+    )
     autostart_timeout_s: float = Field(20.0, gt=0, description="how long the CLI waits for a daemon it started")
 
     @field_validator("home", mode="after")

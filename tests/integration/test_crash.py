@@ -93,3 +93,23 @@ def test_an_attempt_killed_while_the_daemon_is_down_is_lost_and_retried(daemon, 
         time.sleep(0.05)
     assert run["attempts"][0]["status"] == "lost" and run["attempts"][0]["reason"] == "lost"
     daemon.client.post(f"/api/v1/runs/{run_id}/cancel")
+
+
+@pytest.mark.slow
+def test_kill_9_during_ingestion_resumes_without_duplicates(daemon, tmp_path):
+    code = ("import time\nfor i in range(30000):\n"
+            "    print(f'PROGRESS: {{\"epoch\": 1, \"total_epochs\": 1, \"status\": \"training\", \"step\": {i}, \"loss\": {i}}}', flush=True)\n"
+            "    if i % 1000 == 0: time.sleep(0.05)\n")
+    run_id = daemon.submit(command=[sys.executable, "-c", code], workdir=str(tmp_path), gpus_min=0)
+    deadline = time.monotonic() + 20
+    while not daemon.run(run_id)["metrics"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    daemon.kill9()
+    daemon.start()
+    (run,) = daemon.wait_all([run_id])
+    assert run["status"] == "completed"
+    summary = daemon.client.get(f"/api/v1/runs/{run_id}/metrics/summary").json()["keys"]["train_loss"]
+    assert (summary["count"], summary["first_x"], summary["last_x"]) == (30000, 0.0, 29999.0)
+    series = daemon.client.get(f"/api/v1/runs/{run_id}/metrics").json()["series"]["train_loss"]
+    assert series == [[float(i), float(i)] for i in range(30000)]

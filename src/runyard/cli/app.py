@@ -13,8 +13,10 @@ import typer
 from runyard import __version__
 from runyard.cli import (
     commands_actions,
+    commands_check,
     commands_daemon,
     commands_logs,
+    commands_metrics,
     commands_runs,
     commands_submit,
 )
@@ -55,7 +57,15 @@ def _root(
         commands_runs.list_queue(state(ctx))
 
 
-for module in (commands_submit, commands_runs, commands_logs, commands_actions, commands_daemon):
+for module in (
+    commands_submit,
+    commands_runs,
+    commands_logs,
+    commands_metrics,
+    commands_check,
+    commands_actions,
+    commands_daemon,
+):
     module.register(app)
 
 

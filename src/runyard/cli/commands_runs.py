@@ -92,14 +92,17 @@ def show(
     json_out: JsonOption = False,
     color: ColorOption = None,
 ) -> None:
-    """Show one run in full, with its attempts."""
+    """Show one run in full: settings, progress, final results, metrics, warnings, attempts.
+
+    Progress is epoch/total, step and ETA; the final accuracy says which field it came from.
+    """
     cli = state(ctx, color)
     run_id = parse_run_id(run)
     data = cli.client().get_run(run_id)
     if json_out:
         from runyard.cli.render import flat_run, print_json
 
-        print_json(flat_run(data))
+        print_json(flat_run(data, metrics=True))
     else:
         from runyard.cli.render import print_run
 

@@ -52,10 +52,18 @@ def _ordered(data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def flat_run(run: dict[str, Any]) -> dict[str, Any]:
-    """A run as ``--json`` prints it: the daemon's flat fields in a fixed order."""
+def flat_run(run: dict[str, Any], *, metrics: bool = False) -> dict[str, Any]:
+    """A run as ``--json`` prints it: the daemon's flat fields in a fixed order; with
+    ``metrics`` (``show``), also progress, final, metrics, info and warnings, always present."""
     out = _ordered(run, RUN_FIELDS)
     out["attempts"] = [_ordered(a, ATTEMPT_FIELDS) for a in run.get("attempts") or ()]
+    if metrics:
+        from runyard.cli.render_metrics import metric_fields
+
+        extra = metric_fields(run)
+        for key in extra:  # last, in their own order, whether the daemon sent them or not
+            out.pop(key, None)
+        out.update(extra)
     return out
 
 
@@ -243,9 +251,12 @@ def print_runs(console: Console, runs: list[dict[str, Any]]) -> None:
 
 
 def print_run(console: Console, run: dict[str, Any]) -> None:
-    """One run in full: its settings, then one line per attempt."""
+    """One run in full: its settings, progress and final results, latest metrics, warnings,
+    then one line per attempt."""
     from rich.markup import escape
     from rich.table import Table
+
+    from runyard.cli.render_metrics import print_metric_sections, progress_rows
 
     style = STATUS_STYLE.get(str(run.get("status")), "")
     title = f"run {run.get('id')}" + (f"  {escape(str(run['name']))}" if run.get("name") else "")
@@ -279,11 +290,13 @@ def print_run(console: Console, run: dict[str, Any]) -> None:
         ("started", run.get("started_at")),
         ("finished", run.get("finished_at")),
         ("time", run_time(run)),
+        *progress_rows(run),
     ]
     for label, value in rows:
         if value not in (None, ""):
             fields.add_row(label, escape(str(value)))
     console.print(fields)
+    print_metric_sections(console, run)
     attempts = run.get("attempts") or []
     if not attempts:
         return

@@ -15,7 +15,7 @@ from runyard.domain.spec import RunSpec
 from runyard.domain.status import LIVE
 from runyard.executors.local import ProcessHandle
 from runyard.executors.swap import SwapRecord, restore_swap
-from runyard.service.lifecycle import LiveAttempt, finish_attempt, swap_locks
+from runyard.service.lifecycle import LiveAttempt, swap_locks
 from runyard.service.work import Work
 from runyard.store.tables import Attempt, Run, SwapJournal
 
@@ -54,7 +54,7 @@ async def recover(yard: Yard) -> None:
                 work.emit(attempt.run_id, "reattached", {"pid": handle.pid}, attempt.number)
             yard.watch(live)
         else:
-            await finish_attempt(yard, live)
+            yard.watch(live)  # no process to wait for: ingest what is left, then finish it
     _restore_dangling_swaps(yard)
 
 

@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import RunStatus
 from runyard.executors.local import LocalExecutor
+from runyard.ingest.artifacts import write_run_outputs
+from runyard.ingest.eventlog import append_events
+from runyard.ingest.follower import Follower
+from runyard.ingest.snapshots import take_snapshot
 from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
 from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
 from runyard.service.bus import EventBus
@@ -76,6 +80,7 @@ class Yard:
 
     # ---- life of the daemon ----------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.read_gpus()
         from runyard.daemon.recovery import recover
 
@@ -101,17 +106,43 @@ class Yard:
     def wake_scheduler(self) -> None:
         self._wake.set()
 
+    def publish(self, messages: list[dict[str, Any]]) -> None:
+        """Announce committed events: to events.jsonl and to live subscribers."""
+        append_events(self.run_dir, messages)
+        for message in messages:
+            self.bus.publish(message)
+
+    def publish_threadsafe(self, messages: list[dict[str, Any]]) -> None:
+        """:meth:`publish` from a worker thread (ingestion): the bus lives on the loop."""
+        if not messages:
+            return
+        append_events(self.run_dir, messages)
+        self._loop.call_soon_threadsafe(lambda: [self.bus.publish(m) for m in messages])
+
+    def take_snapshot(self, run_id: int, attempt: int | None, step: int | None, epoch: int | None) -> str | None:
+        return take_snapshot(self, run_id, attempt, step, epoch)
+
     # ---- attempts --------------------------------------------------------------------
     def watch(self, live: LiveAttempt) -> None:
         self._spawn(self._watch(live))
 
     async def _watch(self, live: LiveAttempt) -> None:
+        """Follow an attempt's output while it runs; when it ends, ingest the rest, then
+        finish it (so a finished run's metrics are complete)."""
         try:
+            follower = Follower(self, live)
+            ended = asyncio.Event()
+            following = self._spawn(follower.follow(ended))
             if live.handle is not None:
                 await self.executor.wait(live.handle)
                 # Whatever the command left behind in its group must not hold the GPUs on.
                 await self.executor.terminate(live.handle, self.settings.kill_grace_s)
+            ended.set()
+            await following
+            info = self.executor.read_exit(self.attempt_dir(live.run_id, live.number))
+            await follower.drain(info.exit_code if info else None, info is None or info.signal is not None)
             await finish_attempt(self, live)
+            self._spawn(asyncio.to_thread(write_run_outputs, self, live.run_id))
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -8,7 +8,7 @@ from runyard import __version__
 from runyard.daemon.yard import Yard
 from runyard.server.auth import make_token_check
 from runyard.server.errors import install_error_handlers
-from runyard.server.routes import gpus, runs, system
+from runyard.server.routes import gpus, metrics, runs, system
 
 
 def create_app(yard: Yard, token: str) -> FastAPI:
@@ -20,6 +20,6 @@ def create_app(yard: Yard, token: str) -> FastAPI:
     )
     app.state.yard = yard
     install_error_handlers(app)
-    for module in (system, runs, gpus):
+    for module in (system, runs, metrics, gpus):
         app.include_router(module.router, prefix="/api/v1")
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,8 +64,33 @@ def render_run(run: Run, waiting_for: str | None = None) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "waiting_for": waiting_for,
+        "progress": _progress(run.progress),
+        "final": _final(run.final),
+        "metrics": {k.key: number(k.last) for k in run.metric_keys},
+        "info": dict(run.info or {}),
+        "warnings": [{"kind": w.kind, "line": w.line, "text": w.text, "attempt": w.attempt} for w in run.warnings],
         "spec": spec,
     }
+
+
+def number(value: float | None) -> float | str | None:
+    """Numbers as the API shows them: JSON has no NaN, so non-finite values are strings
+    (and a stored NULL metric value stands for NaN)."""
+    if value is None:
+        return "NaN"
+    return value if math.isfinite(value) else ("NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity"))
+
+
+PROGRESS_KEYS = ("epoch", "total_epochs", "step", "eta_s", "seconds_per_epoch")
+FINAL_KEYS = ("accuracy", "accuracy_field", "train_loss", "test_loss", "val_loss")
+
+
+def _progress(progress: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: (progress or {}).get(k) for k in PROGRESS_KEYS}
+
+
+def _final(final: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: (final or {}).get(k) for k in FINAL_KEYS}
 
 
 def _join(argv: list[str]) -> str:

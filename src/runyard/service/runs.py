@@ -27,8 +27,11 @@ if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
 
 
+RUN_LOADS = [selectinload(getattr(Run, name)) for name in ("attempts", "tags", "deps", "metric_keys", "warnings")]
+
+
 def load_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id, options=[selectinload(Run.attempts), selectinload(Run.tags), selectinload(Run.deps)])
+    run = session.get(Run, run_id, options=RUN_LOADS)
     if run is None:
         raise RunNotFound(run_id)
     return run
@@ -111,7 +114,7 @@ def list_runs(
     yard: Yard, statuses: list[str] | None = None, tags: list[str] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     with yard.sessions() as session:
-        query = select(Run).options(selectinload(Run.attempts), selectinload(Run.tags), selectinload(Run.deps))
+        query = select(Run).options(*RUN_LOADS)
         if statuses:
             query = query.where(Run.status.in_(statuses))
         if tags:

@@ -36,9 +36,8 @@ class Work:
                 self.session.rollback()
         finally:
             self.session.close()
-        if kind is None:
-            for message in self._outbox:
-                self.yard.bus.publish(message)
+        if kind is None and self._outbox:
+            self.yard.publish(self._outbox)
 
     def emit(self, run_id: int, kind: str, data: dict[str, Any] | None = None, attempt: int | None = None) -> None:
         """Record an event of a run and publish it once the transaction commits."""

@@ -47,12 +47,19 @@ class Run(Base):
     created_at: Mapped[float] = mapped_column(Float, index=True)
     started_at: Mapped[float | None] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="epoch, total_epochs, step, eta_s, …")
+    final: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="final results (PROTOCOL.md §3)")
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="latest string/bool values the run printed")
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="run", order_by="Attempt.number", cascade="all, delete-orphan"
     )
     tags: Mapped[list[RunTag]] = relationship(cascade="all, delete-orphan")
     deps: Mapped[list[RunDep]] = relationship(cascade="all, delete-orphan")
+    metric_keys: Mapped[list[MetricKey]] = relationship(cascade="all, delete-orphan", order_by="MetricKey.key",
+                                                        viewonly=True)
+    warnings: Mapped[list[RunWarning]] = relationship(cascade="all, delete-orphan", order_by="RunWarning.line",
+                                                      viewonly=True)
 
 
 class RunTag(Base):
@@ -91,6 +98,7 @@ class Attempt(Base):
     signal: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(16))
     log_offset: Mapped[int] = mapped_column(BigInteger, default=0, doc="bytes of output.log ingested")
+    parser_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="the parser at log_offset")
 
     run: Mapped[Run] = relationship(back_populates="attempts")
 
@@ -121,3 +129,50 @@ class SwapJournal(Base):
     backup: Mapped[str] = mapped_column(Text)
     existed: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(16), index=True, doc="applying | applied | restored")
+
+
+class MetricKey(Base):
+    """One metric of a run, with the summary that sorting and comparing read instead of
+    scanning the series. ``None`` values stand for NaN (SQLite stores no NaN)."""
+
+    __tablename__ = "metric_keys"
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first: Mapped[float | None] = mapped_column(Float)
+    first_x: Mapped[float | None] = mapped_column(Float)
+    last: Mapped[float | None] = mapped_column(Float)
+    last_x: Mapped[float | None] = mapped_column(Float)
+    min: Mapped[float | None] = mapped_column(Float)
+    min_x: Mapped[float | None] = mapped_column(Float)
+    max: Mapped[float | None] = mapped_column(Float)
+    max_x: Mapped[float | None] = mapped_column(Float)
+
+
+class MetricPoint(Base):
+    """One value of one metric at one x; (run, key, x) is unique: the last write wins."""
+
+    __tablename__ = "metric_points"
+    # Clustered on the key in SQLite: a series is read in x order without a second lookup.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("metric_keys.id", ondelete="CASCADE"), primary_key=True)
+    x: Mapped[float] = mapped_column(Float, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+
+
+class RunWarning(Base):
+    """A protocol warning (PROTOCOL.md §4): each kind once per run, with its first line."""
+
+    __tablename__ = "run_warnings"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    line: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)

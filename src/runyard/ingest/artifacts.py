@@ -1,0 +1,49 @@
+"""The files a finished attempt leaves beside its logs: ``scalars.csv`` (one row per x)
+and ``figures/losses.png``, ``figures/accuracy.png`` — what a researcher would otherwise
+write by hand at the end of training."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from runyard.ingest.figures import draw_figures
+from runyard.ingest.outputs import write_scalars_csv
+from runyard.store.metrics import metric_keys, read_series
+from runyard.store.tables import Run
+
+if TYPE_CHECKING:
+    from runyard.daemon.yard import Yard
+
+log = logging.getLogger(__name__)
+
+
+def read_all_series(yard: Yard, run_id: int) -> tuple[dict[str, list[tuple[float, float]]], bool]:
+    """Every series of a run, and whether its x is the step (else the epoch)."""
+    with yard.sessions() as session:
+        run = session.get(Run, run_id)
+        by_step = bool(run and (run.progress or {}).get("step") is not None)
+        return {k.key: read_series(session, run_id, k.id) for k in metric_keys(session, run_id)}, by_step
+
+
+def scalar_rows(series: dict[str, list[tuple[float, float]]], by_step: bool):  # type: ignore[no-untyped-def]
+    table: dict[float, dict[str, float]] = defaultdict(dict)
+    for key, points in series.items():
+        for x, value in points:
+            table[x][key] = value
+    for x in sorted(table):
+        index = int(x) if float(x).is_integer() else None
+        yield x, (None if by_step else index), (index if by_step else None), table[x]
+
+
+def write_run_outputs(yard: Yard, run_id: int) -> None:
+    try:
+        series, by_step = read_all_series(yard, run_id)
+        if not series:
+            return
+        run_dir = yard.run_dir(run_id)
+        write_scalars_csv(run_dir / "scalars.csv", scalar_rows(series, by_step), sorted(series))
+        draw_figures(run_dir / "figures", series, f"run {run_id}", "step" if by_step else "epoch")
+    except Exception:
+        log.exception("run %s: could not write scalars.csv and figures", run_id)

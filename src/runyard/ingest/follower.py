@@ -1,0 +1,193 @@
+"""Ingestion: follow one attempt's ``output.log`` from its stored offset, parse it, and
+store metrics, progress, info and warnings in batches, then announce them.
+
+The offset and the parser's state are committed in the same transaction as the points
+they produced, so a crash at any moment resumes exactly there: nothing is counted twice,
+nothing is skipped. The reading, parsing and writing run in a worker thread; the event
+loop only publishes what a step found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from runyard.protocol import ParseResult, Report, RunParser
+from runyard.protocol.model import encode_float
+from runyard.store.metrics import load_summaries, recompute_summaries, save_summaries, write_points
+from runyard.store.tables import Attempt, Event, Run, RunWarning
+
+if TYPE_CHECKING:
+    from runyard.daemon.yard import Yard
+    from runyard.service.lifecycle import LiveAttempt
+
+log = logging.getLogger(__name__)
+CHUNK = 8 << 20  # bytes read per step: big enough for throughput, small enough to commit often
+
+
+class Follower:
+    def __init__(self, yard: Yard, live: LiveAttempt) -> None:
+        self.yard = yard
+        self.live = live
+        self.path = yard.attempt_dir(live.run_id, live.number) / "output.log"
+        with yard.sessions() as session:
+            attempt = session.get(Attempt, live.attempt_id)
+            run = session.get(Run, live.run_id)
+            assert attempt is not None and run is not None
+            patterns = run.spec.get("metric_patterns", [])
+            self.parser = (RunParser.from_state(attempt.parser_state, patterns) if attempt.parser_state
+                           else RunParser(patterns))
+            self.position = attempt.log_offset if attempt.parser_state else 0
+            self.summaries = load_summaries(session, live.run_id)
+            self.progress: dict[str, Any] = dict(run.progress or {})
+            self.info: dict[str, Any] = dict(run.info or {})
+            self.started_at = attempt.started_at or time.time()
+            self.warned = {w for (w,) in session.query(RunWarning.kind).filter(RunWarning.run_id == live.run_id)}
+        self._epoch_seen: dict[int, float] = {}
+        self._last_event_epoch: int | None = None
+
+    # ---- the loop ------------------------------------------------------------------
+    async def follow(self, ended: asyncio.Event) -> None:
+        """Read while the attempt lives; returns once ``ended`` is set (then call drain)."""
+        while not ended.is_set():
+            try:
+                found = await asyncio.to_thread(self.step)
+            except Exception:
+                log.exception("run %s: ingestion step failed; retrying", self.live.run_id)
+                found = False
+            if not found:
+                try:
+                    async with asyncio.timeout(self.yard.settings.ingest_interval_s):
+                        await ended.wait()
+                except TimeoutError:
+                    pass
+
+    async def drain(self, exit_code: int | None, signalled: bool) -> None:
+        """Read what is left after the process ended, and store the final results."""
+        try:
+            await asyncio.to_thread(self.finish, exit_code, signalled)
+        except Exception:
+            log.exception("run %s: final ingestion of attempt %s failed", self.live.run_id, self.live.number)
+
+    # ---- one step (worker thread) --------------------------------------------------
+    def step(self) -> bool:
+        """Ingest what the log gained since the last step; True when there was something."""
+        data = self._read()
+        if not data:
+            return False
+        self._store(self.parser.feed(data))
+        return True
+
+    def finish(self, exit_code: int | None, signalled: bool) -> None:
+        while self.step():
+            pass
+        result = self.parser.finish()
+        final = self.parser.final_results(None if signalled else exit_code)
+        result.warnings.extend(final.warnings)
+        self._store(result, final=final.as_dict())
+
+    def _read(self) -> bytes:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.position)
+                data = f.read(CHUNK)
+        except FileNotFoundError:
+            return b""
+        self.position += len(data)
+        return data
+
+    def _store(self, result: ParseResult, final: dict[str, Any] | None = None) -> None:
+        run_id, number = self.live.run_id, self.live.number
+        now = time.time()
+        events: list[dict[str, Any]] = []
+        snapshots: list[Report] = []
+        with self.yard.sessions() as session:
+            points = ((p.key, p.x, p.value) for p in result.points)
+            stored = write_points(session, run_id, self.summaries, points)
+            touched = {p.key for p in result.points}
+            save_summaries(session, self.summaries, touched)
+            run = session.get(Run, run_id)
+            attempt = session.get(Attempt, self.live.attempt_id)
+            assert run is not None and attempt is not None
+            if result.progress is not None or result.reports:
+                self._update_progress(result, now)
+                run.progress = dict(self.progress)
+            if result.info:
+                self.info.update(result.info)
+                run.info = dict(self.info)
+            for warning in result.warnings:
+                if warning.kind.value in self.warned:
+                    continue
+                self.warned.add(warning.kind.value)
+                session.add(RunWarning(run_id=run_id, kind=warning.kind.value, attempt=number, line=warning.line,
+                                       text=warning.text[:2000], message=warning.message))
+                events.append({"kind": "warning", "data": {"warning": warning.kind.value, "line": warning.line,
+                                                           "text": warning.text[:2000], "message": warning.message}})
+            for report in result.reports:
+                if report.has_eval or report.completed:
+                    snapshots.append(report)
+                if report.has_eval or report.completed or report.epoch != self._last_event_epoch:
+                    self._last_event_epoch = report.epoch
+                    events.append({"kind": "report", "data": _report_data(report)})
+            if final is not None:
+                run.final = _final_columns(final)
+                events.append({"kind": "final", "data": run.final})
+                recompute_summaries(session, run_id)
+            attempt.log_offset = self.parser.offset
+            attempt.parser_state = self.parser.state()
+            for event in events:
+                session.add(Event(run_id=run_id, attempt=number, time=now, kind=event["kind"], data=event["data"]))
+            session.commit()
+        messages = [{"run_id": run_id, "attempt": number, "time": now, **event} for event in events]
+        if stored:
+            messages.append({"run_id": run_id, "attempt": number, "time": now, "kind": "metrics",
+                             "data": {"points": [[p.key, p.x, encode_float(p.value)] for p in result.points[-1000:]],
+                                      "count": stored, "progress": self.progress}})
+        self.yard.publish_threadsafe(messages)
+        for report in snapshots:
+            self.yard.take_snapshot(run_id, number, report.step, report.epoch)
+
+    def _update_progress(self, result: ParseResult, now: float) -> None:
+        parser = self.parser
+        epoch, total, step = parser.epoch, parser.total_epochs, parser.step
+        if epoch is not None and epoch not in self._epoch_seen:
+            self._epoch_seen[epoch] = now
+        per_epoch = None
+        if epoch and len(self._epoch_seen) >= 2:
+            first_epoch = min(self._epoch_seen)
+            if epoch > first_epoch:
+                per_epoch = (self._epoch_seen[epoch] - self._epoch_seen[first_epoch]) / (epoch - first_epoch)
+        elif epoch:
+            per_epoch = (now - self.started_at) / epoch
+        eta = per_epoch * max(0, total - epoch) if per_epoch is not None and total and epoch else None
+        self.progress = {"epoch": epoch, "total_epochs": total, "step": step,
+                         "eta_s": round(eta, 1) if eta is not None else None,
+                         "seconds_per_epoch": round(per_epoch, 3) if per_epoch is not None else None}
+
+
+def _report_data(report: Report) -> dict[str, Any]:
+    return {"line": report.line, "source": report.source.value, "x": report.x, "epoch": report.epoch,
+            "total_epochs": report.total_epochs, "step": report.step, "status": report.status,
+            "metrics": {k: encode_float(v) for k, v in report.metrics.items()}, "has_eval": report.has_eval}
+
+
+def _final_columns(final: dict[str, Any]) -> dict[str, Any]:
+    losses = final.get("losses") or {}
+    accuracy = final.get("accuracy")
+    return {
+        "accuracy": encode_float(accuracy) if isinstance(accuracy, float) else accuracy,
+        "accuracy_field": final.get("accuracy_field"),
+        "accuracy_key": final.get("accuracy_key"),
+        "train_loss": _maybe(losses.get("train_loss")),
+        "test_loss": _maybe(losses.get("test_loss")),
+        "val_loss": _maybe(losses.get("val_loss")),
+        "source": final.get("source"),
+    }
+
+
+def _maybe(value: float | None) -> float | str | None:
+    return None if value is None else (value if math.isfinite(value) else encode_float(value))
+

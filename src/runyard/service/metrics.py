@@ -1,0 +1,95 @@
+"""Reading what runs printed: metric series (downsampled at query time), summaries,
+events, and rebuilding a run's metrics from its logs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from runyard.domain.status import RunStatus
+from runyard.errors import Conflict
+from runyard.service.render import number, render_run
+from runyard.service.runs import load_run
+from runyard.store.metrics import delete_metrics, lower_is_better, metric_keys, read_series
+from runyard.store.tables import Attempt, Event, Run, RunWarning
+
+if TYPE_CHECKING:
+    from runyard.daemon.yard import Yard
+
+
+def series(yard: Yard, run_id: int, keys: list[str] | None, points: int | None,
+           x_min: float | None, x_max: float | None) -> dict[str, Any]:
+    """Whole series, or about ``points`` per series chosen so that no spike is hidden."""
+    downsampled = False
+    result: dict[str, list[list[float | str | None]]] = {}
+    with yard.sessions() as session:
+        load_run(session, run_id)
+        for key in metric_keys(session, run_id, keys):
+            pairs = read_series(session, run_id, key.id, x_min, x_max)
+            if points is not None and len(pairs) > points:
+                pairs = _downsample(pairs, points)
+                downsampled = True
+            result[key.key] = [[x, number(v)] for x, v in pairs]
+    return {"run_id": run_id, "series": result, "downsampled": downsampled}
+
+
+def _downsample(pairs: list[tuple[float, float]], points: int) -> list[tuple[float, float]]:
+    import numpy as np
+
+    from runyard.store.downsample import downsample
+
+    x = np.fromiter((p[0] for p in pairs), dtype=np.float64, count=len(pairs))
+    y = np.fromiter((p[1] for p in pairs), dtype=np.float64, count=len(pairs))
+    return [pairs[i] for i in downsample(x, y, points)]
+
+
+def summary(yard: Yard, run_id: int) -> dict[str, Any]:
+    with yard.sessions() as session:
+        load_run(session, run_id)
+        keys = {}
+        for k in metric_keys(session, run_id):
+            low = lower_is_better(k.key)
+            best, best_x = (k.min, k.min_x) if low else (k.max, k.max_x)
+            keys[k.key] = {"count": k.count, "first": number(k.first), "first_x": k.first_x, "last": number(k.last),
+                           "last_x": k.last_x, "min": _maybe(k.min), "min_x": k.min_x, "max": _maybe(k.max),
+                           "max_x": k.max_x, "best": _maybe(best), "best_x": best_x}
+    return {"run_id": run_id, "keys": keys}
+
+
+def _maybe(value: float | None) -> float | str | None:
+    return None if value is None else number(value)
+
+
+def events(yard: Yard, run_id: int, after: int, limit: int) -> dict[str, Any]:
+    with yard.sessions() as session:
+        load_run(session, run_id)
+        rows = session.scalars(select(Event).where(Event.run_id == run_id, Event.id > after)
+                               .order_by(Event.id).limit(limit))
+        return {"events": [{"id": e.id, "time": e.time, "kind": e.kind, "attempt": e.attempt, "data": e.data}
+                           for e in rows]}
+
+
+async def reingest(yard: Yard, run_id: int) -> dict[str, Any]:
+    """Rebuild a finished run's metrics, progress, final results and warnings from its logs."""
+    from runyard.ingest.artifacts import write_run_outputs
+    from runyard.ingest.follower import Follower
+    from runyard.service.lifecycle import LiveAttempt
+
+    with yard.sessions() as session:
+        run = load_run(session, run_id)
+        if not RunStatus(run.status).is_finished and run.status not in ("queued", "waiting"):
+            raise Conflict(f"run {run_id} is {run.status}: reingest it once it has ended")
+        delete_metrics(session, run_id)
+        session.query(RunWarning).filter(RunWarning.run_id == run_id).delete()
+        session.query(Run).filter(Run.id == run_id).update({"progress": None, "final": None, "info": None})
+        session.query(Attempt).filter(Attempt.run_id == run_id).update({"log_offset": 0, "parser_state": None})
+        session.commit()
+        attempts = [(a.id, a.number, a.exit_code, a.signal) for a in run.attempts]
+    for attempt_id, number_, exit_code, signal in attempts:
+        follower = Follower(yard, LiveAttempt(attempt_id, run_id, number_, (), None, None, ()))
+        await follower.drain(exit_code, signal is not None)
+    await asyncio.to_thread(write_run_outputs, yard, run_id)
+    with yard.sessions() as session:
+        return render_run(load_run(session, run_id))

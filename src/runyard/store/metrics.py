@@ -1,0 +1,135 @@
+"""Metric series and their summaries: batched upserts (the last write at an x wins) and
+series reads. The one module that writes SQL by hand, for speed, with the dialect
+differences kept here (SQLite stores no NaN: ``NULL`` stands for it)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runyard.store.tables import MetricKey
+
+
+def _placeholders(session: Session, count: int) -> str:
+    mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def _stored(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _loaded(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def lower_is_better(key: str) -> bool:
+    """Losses and errors are best when low; everything else (accuracy, …) when high."""
+    lowered = key.lower()
+    return "loss" in lowered or "error" in lowered or "perplexity" in lowered
+
+
+@dataclass
+class Summary:
+    """Running summary of one series; exact after :func:`recompute_summaries`."""
+
+    key_id: int
+    count: int = 0
+    first: float | None = None
+    first_x: float | None = None
+    last: float | None = None
+    last_x: float | None = None
+    min: float | None = None
+    min_x: float | None = None
+    max: float | None = None
+    max_x: float | None = None
+
+    def add(self, x: float, value: float) -> None:
+        self.count += 1
+        if self.first_x is None or x < self.first_x:
+            self.first, self.first_x = _stored(value), x
+        if self.last_x is None or x >= self.last_x:
+            self.last, self.last_x = _stored(value), x
+        if math.isnan(value):
+            return
+        if self.min is None or value < self.min:
+            self.min, self.min_x = value, x
+        if self.max is None or value > self.max:
+            self.max, self.max_x = value, x
+
+    def columns(self) -> dict[str, float | int | None]:
+        return {name: getattr(self, name) for name in
+                ("count", "first", "first_x", "last", "last_x", "min", "min_x", "max", "max_x")}
+
+
+def load_summaries(session: Session, run_id: int) -> dict[str, Summary]:
+    rows = session.scalars(select(MetricKey).where(MetricKey.run_id == run_id))
+    return {row.key: Summary(row.id, **{k: getattr(row, k) for k in Summary.__dataclass_fields__ if k != "key_id"})
+            for row in rows}
+
+
+def write_points(session: Session, run_id: int, summaries: dict[str, Summary],
+                 points: Iterable[tuple[str, float, float]]) -> int:
+    """Upsert ``(key, x, value)`` points of a run and fold them into ``summaries``."""
+    rows: list[tuple[int, int, float, float | None]] = []
+    for key, x, value in points:
+        summary = summaries.get(key)
+        if summary is None:
+            row = MetricKey(run_id=run_id, key=key, count=0)
+            session.add(row)
+            session.flush()
+            summary = summaries[key] = Summary(row.id)
+        summary.add(x, value)
+        rows.append((run_id, summary.key_id, x, _stored(value)))
+    if rows:
+        sql = (f"INSERT INTO metric_points (run_id, key_id, x, value) VALUES ({_placeholders(session, 4)}) "
+               "ON CONFLICT (run_id, key_id, x) DO UPDATE SET value = excluded.value")
+        session.connection().exec_driver_sql(sql, rows)
+    return len(rows)
+
+
+def save_summaries(session: Session, summaries: dict[str, Summary], keys: Iterable[str] | None = None) -> None:
+    chosen = summaries if keys is None else {k: summaries[k] for k in keys}
+    for summary in chosen.values():
+        session.query(MetricKey).filter(MetricKey.id == summary.key_id).update(summary.columns())
+
+
+def recompute_summaries(session: Session, run_id: int) -> None:
+    """Exact summaries from the stored points (a replaced value no longer counts)."""
+    summaries = {}
+    for key in session.scalars(select(MetricKey).where(MetricKey.run_id == run_id)):
+        summary = summaries[key.key] = Summary(key.id)
+        for x, value in read_series(session, run_id, key.id):
+            summary.add(x, value)
+    save_summaries(session, summaries)
+
+
+def read_series(session: Session, run_id: int, key_id: int, x_min: float | None = None,
+                x_max: float | None = None) -> list[tuple[float, float]]:
+    sql = "SELECT x, value FROM metric_points WHERE run_id = {0} AND key_id = {0}".format(_placeholders(session, 1))
+    params: list[float | int] = [run_id, key_id]
+    if x_min is not None:
+        sql += " AND x >= " + _placeholders(session, 1)
+        params.append(x_min)
+    if x_max is not None:
+        sql += " AND x <= " + _placeholders(session, 1)
+        params.append(x_max)
+    rows = session.connection().exec_driver_sql(sql + " ORDER BY x", tuple(params)).fetchall()
+    return [(x, _loaded(v)) for x, v in rows]
+
+
+def metric_keys(session: Session, run_id: int, keys: Sequence[str] | None = None) -> list[MetricKey]:
+    query = select(MetricKey).where(MetricKey.run_id == run_id).order_by(MetricKey.key)
+    if keys:
+        query = query.where(MetricKey.key.in_(keys))
+    return list(session.scalars(query))
+
+
+def delete_metrics(session: Session, run_id: int) -> None:
+    session.connection().exec_driver_sql(
+        "DELETE FROM metric_points WHERE run_id = " + _placeholders(session, 1), (run_id,))
+    session.query(MetricKey).filter(MetricKey.run_id == run_id).delete()
