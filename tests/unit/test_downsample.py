@@ -35,8 +35,14 @@ def test_indices_are_sorted_and_unique_on_uneven_x() -> None:
 
 @pytest.mark.parametrize(
     ("n", "n_out", "expected"),
-    [(0, 10, []), (1, 1, [0]), (5, 5, [0, 1, 2, 3, 4]), (5, 100, [0, 1, 2, 3, 4]),
-     (10, 1, [0, 9]), (10, 2, [0, 9])],
+    [
+        (0, 10, []),
+        (1, 1, [0]),
+        (5, 5, [0, 1, 2, 3, 4]),
+        (5, 100, [0, 1, 2, 3, 4]),
+        (10, 1, [0, 9]),
+        (10, 2, [0, 9]),
+    ],
 )
 def test_small_inputs(n: int, n_out: int, expected: list[int]) -> None:
     x, y = walk(n)

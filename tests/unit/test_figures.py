@@ -25,7 +25,10 @@ def test_draws_losses_and_accuracy(tmp_path: Path) -> None:
     written = draw_figures(tmp_path / "figures", series, "run 1", "epoch")
     assert [p.name for p in written] == ["losses.png", "accuracy.png"]
     assert all(p.read_bytes().startswith(PNG) for p in written)
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["accuracy.png", "losses.png"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "accuracy.png",
+        "losses.png",
+    ]
 
 
 def test_nothing_is_written_without_data(tmp_path: Path) -> None:

@@ -55,9 +55,16 @@ def test_to_json_value(value: float, expected: float | str) -> None:
 
 def test_event_record_splits_losses_from_metrics_and_spells_out_nan() -> None:
     record = event_record(
-        "report", T0 + 1.25, run_id=7, attempt=1, data={"lr": math.inf}, epoch=2, step=40,
+        "report",
+        T0 + 1.25,
+        run_id=7,
+        attempt=1,
+        data={"lr": math.inf},
+        epoch=2,
+        step=40,
         metrics={"train_loss": math.nan, "test_accuracy": 91.5, "note": "x"},  # type: ignore[dict-item]
-        losses={"val_loss": 0.3}, epoch_time_s=12.5,
+        losses={"val_loss": 0.3},
+        epoch_time_s=12.5,
     )
     assert record["moment"] == "on_epoch_end" and record["time"] == "2026-01-01T00:00:01.250Z"
     assert record["losses"] == {"train_loss": "NaN", "val_loss": 0.3}
@@ -69,10 +76,12 @@ def test_event_record_splits_losses_from_metrics_and_spells_out_nan() -> None:
 def test_event_log_appends_json_lines(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "run" / "events.jsonl")
     log.append([event_record("submitted", T0, run_id=3, attempt=None, data={"status": "queued"})])
-    log.append([
-        event_record("status", T0 + 1, run_id=3, attempt=1, data={"to": "running"}),
-        event_record("report", T0 + 2, run_id=3, attempt=1, epoch=1, losses={"loss": 0.5}),
-    ])
+    log.append(
+        [
+            event_record("status", T0 + 1, run_id=3, attempt=1, data={"to": "running"}),
+            event_record("report", T0 + 2, run_id=3, attempt=1, epoch=1, losses={"loss": 0.5}),
+        ]
+    )
     lines = [json.loads(line) for line in log.path.read_text("utf-8").splitlines()]
     assert [line["moment"] for line in lines] == ["submitted", "on_start", "on_epoch_end"]
     assert all(line["schema_version"] == 1 and line["time"].endswith("Z") for line in lines)
@@ -127,8 +136,14 @@ def test_snapshot_names(template: str, step: float | None, epoch: int | None, na
 @pytest.mark.parametrize(
     "template",
     [
-        "../stats_{step}.json", "sub/stats_{step}.json", "stats_{step}..json", ".hidden_{step}",
-        "stats_{step", "stats_{}.json", "stats_{run}.json", "{step.__class__}.json",
+        "../stats_{step}.json",
+        "sub/stats_{step}.json",
+        "stats_{step}..json",
+        ".hidden_{step}",
+        "stats_{step",
+        "stats_{}.json",
+        "stats_{run}.json",
+        "{step.__class__}.json",
         "{step:03d}.json",  # 2.5 is no integer
     ],
 )
@@ -167,17 +182,56 @@ def test_snapshot_writes_from_threads_do_not_collide(tmp_path: Path) -> None:
 
 
 def test_build_snapshot_layout() -> None:
-    run = {"id": 4, "name": "resnet", "status": "running", "attempts": [{"number": 1}, {"number": 2}],
-           "command": ["python", "train.py"], "workdir": "/w", "tags": ["a"],
-           "created_at": "2026-01-01T00:00:00.000Z", "started_at": T0 + 60, "env": {"SECRET": "x"}}
-    gpus = [{"index": 0, "name": "H100", "memory_mib": 81559, "used_mib": 1000, "utilization": 97,
-             "uuid": "GPU-0"}]
-    snap = build_snapshot(run=run, progress={"epoch": 3, "total_epochs": 10, "step": 300, "eta_s": 70.0},
-                          metrics={"val_loss": 0.2}, info={"phase": "warmup"}, gpus=gpus, now=T0 + 120)
-    assert snap["run"] == {"id": 4, "name": "resnet", "status": "running", "attempt": 2,
-                           "command": ["python", "train.py"], "workdir": "/w", "tags": ["a"]}
-    assert (snap["step"], snap["epoch"], snap["total_epochs"], snap["seconds_per_epoch"]) == (300, 3, 10, None)
+    run = {
+        "id": 4,
+        "name": "resnet",
+        "status": "running",
+        "attempts": [{"number": 1}, {"number": 2}],
+        "command": ["python", "train.py"],
+        "workdir": "/w",
+        "tags": ["a"],
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "started_at": T0 + 60,
+        "env": {"SECRET": "x"},
+    }
+    gpus = [
+        {
+            "index": 0,
+            "name": "H100",
+            "memory_mib": 81559,
+            "used_mib": 1000,
+            "utilization": 97,
+            "uuid": "GPU-0",
+        }
+    ]
+    snap = build_snapshot(
+        run=run,
+        progress={"epoch": 3, "total_epochs": 10, "step": 300, "eta_s": 70.0},
+        metrics={"val_loss": 0.2},
+        info={"phase": "warmup"},
+        gpus=gpus,
+        now=T0 + 120,
+    )
+    assert snap["run"] == {
+        "id": 4,
+        "name": "resnet",
+        "status": "running",
+        "attempt": 2,
+        "command": ["python", "train.py"],
+        "workdir": "/w",
+        "tags": ["a"],
+    }
+    assert (snap["step"], snap["epoch"], snap["total_epochs"], snap["seconds_per_epoch"]) == (
+        300,
+        3,
+        10,
+        None,
+    )
     assert snap["gpus"] == [{k: v for k, v in gpus[0].items() if k != "uuid"}]
-    assert snap["timestamps"] == {"created_at": "2026-01-01T00:00:00.000Z", "started_at": "2026-01-01T00:01:00.000Z",
-                                  "finished_at": None, "snapshot_at": "2026-01-01T00:02:00.000Z"}
+    assert snap["timestamps"] == {
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "started_at": "2026-01-01T00:01:00.000Z",
+        "finished_at": None,
+        "snapshot_at": "2026-01-01T00:02:00.000Z",
+    }
     assert snap["metrics"] == {"val_loss": 0.2} and snap["info"] == {"phase": "warmup"}

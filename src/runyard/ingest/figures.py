@@ -3,7 +3,7 @@
 ``figures/losses.png`` holds every series whose name contains ``loss``;
 ``figures/accuracy.png`` every series whose name contains ``acc``, on a percent axis
 (PROTOCOL.md reports accuracy in percent; a run whose accuracy values all lie in [0, 1]
-reported fractions, and is drawn times 100 with a note saying so, the stored values
+reported fractions, and is drawn times 100 with a note in the title, the stored values
 staying as given).
 
 matplotlib is imported inside :func:`draw_figures`, not at module level: the daemon
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from runyard.ingest.outputs import write_file_atomic
 
@@ -92,9 +92,9 @@ def _draw(
     if percent:
         values = [y for _, ys in series.values() for y in ys]
         if all(0.0 <= y <= 1.0 for y in values) and any(y > 0 for y in values):
-            scale, note = 100.0, " (reported as fractions, drawn ×100)"
+            scale, note = 100.0, " (reported as fractions, shown in percent)"
     figure = Figure(figsize=SIZE_IN, dpi=DPI)
-    canvas = FigureCanvasAgg(figure)
+    FigureCanvasAgg(figure)  # attaches itself: the figure renders with Agg, no pyplot
     axes = figure.add_subplot()
     for key, (xs, ys) in series.items():
         style: dict[str, Any] = {"marker": "o", "markersize": 3} if len(xs) <= 50 else {}
@@ -107,7 +107,4 @@ def _draw(
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
 
-    def write(f: IO[Any]) -> None:
-        canvas.print_png(f)
-
-    write_file_atomic(path, write, binary=True)
+    write_file_atomic(path, lambda f: figure.savefig(f, format="png"), binary=True)

@@ -51,7 +51,7 @@ def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def write_file_atomic(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
+def write_file_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
     """Write a whole file so that a reader, or a crash, never sees half of it.
 
     The content goes to a uniquely named hidden file beside ``path`` (two threads writing
@@ -215,7 +215,9 @@ def snapshot_name(template: str, step: int | float | None, epoch: int | None) ->
     try:
         fields = [parsed[1] for parsed in string.Formatter().parse(template)]
     except ValueError as error:
-        raise InvalidSpec(f"snapshot template {template!r}: {error}", "snapshot_template") from error
+        raise InvalidSpec(
+            f"snapshot template {template!r}: {error}", "snapshot_template"
+        ) from error
     wanted = {f for f in fields if f is not None}
     if wanted - TEMPLATE_FIELDS:
         names = ", ".join(sorted(repr(f) for f in wanted - TEMPLATE_FIELDS))
@@ -224,13 +226,17 @@ def snapshot_name(template: str, step: int | float | None, epoch: int | None) ->
             "snapshot_template",
         )
     values = {"step": _integral(step), "epoch": _integral(epoch)}
-    missing = sorted(f for f in wanted if values[f] is None or not math.isfinite(values[f]))
+    missing = sorted(f for f in wanted if values[f] is None)
     if missing:
-        raise InvalidSpec(f"snapshot template {template!r}: the run has reported no {missing[0]} yet")
+        raise InvalidSpec(
+            f"snapshot template {template!r}: the run has reported no {missing[0]} yet"
+        )
     try:
         name = template.format(**values)
     except (ValueError, TypeError) as error:
-        raise InvalidSpec(f"snapshot template {template!r}: {error}", "snapshot_template") from error
+        raise InvalidSpec(
+            f"snapshot template {template!r}: {error}", "snapshot_template"
+        ) from error
     _check_file_name(name, f"snapshot template {template!r} gives {name!r}")
     return name
 
@@ -349,8 +355,13 @@ def _nulls_for_non_finite(value: Any, path: str, replaced: dict[str, str]) -> An
 
 
 def _integral(value: int | float | None) -> int | float | None:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    """An integral float as an int (``stats_120.json``, not ``stats_120.0.json``); NaN or
+    infinity as None, since no file should be named after one."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            return int(value)
     return value
 
 

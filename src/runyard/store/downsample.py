@@ -67,7 +67,7 @@ def _minmax_lttb(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], n_out: 
     n = len(x)
     if n <= n_out:
         return np.arange(n, dtype=np.int64)
-    sampler = MinMaxLTTBDownsampler()
+    sampler = MinMaxLTTBDownsampler()  # type: ignore[no-untyped-call]  # the library has no hints
     with np.errstate(all="ignore"):  # an overflowing span just fails the check below
         scaled = (x - x[0]) * ((n - 1) / (x[-1] - x[0]))
         usable = bool(np.all(scaled[1:] > scaled[:-1]))  # False for NaN too
