@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import summary_ms, write_results  # noqa: E402
+from _common import summary_ms, write_results
 
 # bash's $EPOCHREALTIME stamps start and end without another fork (as the peer benchmark does).
 JOB = 's=$EPOCHREALTIME; e=$EPOCHREALTIME; echo "$s $e" > {d}/{i}'

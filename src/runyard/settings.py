@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         return home.expanduser().resolve()
 
     @property
+    @field_validator("snapshot_template")
+    @classmethod
+    def _usable_template(cls, template: str) -> str:
+        from runyard.ingest.outputs import snapshot_name
+
+        snapshot_name(template, 1, 1)  # raises InvalidSpec with the reason
+        return template
+
+    @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'runyard.db'}"
 

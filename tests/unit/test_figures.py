@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -67,3 +69,9 @@ def test_works_from_worker_threads(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert all((tmp_path / str(i) / "losses.png").read_bytes().startswith(PNG) for i in range(4))
+
+
+def test_importing_the_module_does_not_import_matplotlib() -> None:
+    code = "import sys, runyard.ingest.figures; print('matplotlib' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

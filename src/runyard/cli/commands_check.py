@@ -45,7 +45,7 @@ from runyard.errors import RunyardError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runyard.protocol import ParseResult, RunParser
+    from runyard.protocol import FinalResults, ParseResult, RunParser
 
 FATAL_WARNINGS = frozenset(
     {
@@ -160,8 +160,13 @@ class Checker:
 
 
 def build_report(
-    checker: Checker, results: Any, exit_code: int | None, signal: int | None, exit_known: bool
+    checker: Checker,
+    results: FinalResults,
+    exit_code: int | None,
+    signal: int | None,
+    exit_known: bool,
 ) -> dict[str, Any]:
+    """The report as ``--json`` prints it, ``ok`` and ``problems`` included."""
     parser, tally = checker.parser, checker.tally
     total = parser.total_epochs
     missing = sorted(set(range(1, total + 1)) - tally.epochs) if total and total < 100_000 else []

@@ -200,7 +200,9 @@ def metrics(
 def _missing_keys(run_id: int, wanted: list[str], found: dict[str, Any]) -> None:
     absent = [k for k in wanted if k not in found]
     if absent:
-        warn(f"run {run_id} has no metric {', '.join(absent)} (runyard metrics {run_id} lists them)")
+        warn(
+            f"run {run_id} has no metric {', '.join(absent)} (runyard metrics {run_id} lists them)"
+        )
 
 
 def _nothing(run_id: int, wanted: list[str]) -> None:
@@ -347,7 +349,9 @@ def compare(
         console.print()
         console.print(settings_table(data))
     else:
-        console.print("the same settings (command, workdir, env, gpus, priority, tags)", style="dim")
+        console.print(
+            "the same settings (command, workdir, env, gpus, priority, tags)", style="dim"
+        )
 
 
 def _last_point(points: list[list[Any]]) -> tuple[Any, Any]:

@@ -176,10 +176,9 @@ def warning_line(warning: dict[str, Any]) -> str:
     where = f"line {warning['line']}" if warning.get("line") is not None else "end of run"
     if warning.get("attempt") is not None:
         where += f" (attempt {warning['attempt']})"
-    text = str(
-        warning.get("message") or warning.get("text") or END_WARNINGS.get(warning.get("kind"), "")
-    ).strip()
-    return f"  {warning.get('kind')}  {where}" + (f": {text}" if text else "")
+    kind = str(warning.get("kind"))
+    text = str(warning.get("text") or warning.get("message") or END_WARNINGS.get(kind, "")).strip()
+    return f"  {kind}  {where}" + (f": {text}" if text else "")
 
 
 # ---- metrics ---------------------------------------------------------------------------

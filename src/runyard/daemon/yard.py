@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import RunStatus
 from runyard.executors.local import LocalExecutor
+from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
 from runyard.ingest.artifacts import write_run_outputs
 from runyard.ingest.eventlog import append_events
 from runyard.ingest.follower import Follower
 from runyard.ingest.snapshots import take_snapshot
-from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
 from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
 from runyard.service.bus import EventBus
 from runyard.service.lifecycle import (

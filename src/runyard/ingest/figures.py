@@ -22,7 +22,7 @@ from typing import Any
 
 from runyard.ingest.outputs import write_file_atomic
 
-MAX_POINTS = 5_000  # a 1,000-pixel-wide chart shows no more; longer series are downsampled
+MAX_POINTS = 5_000  # five a pixel on a 1,000-pixel-wide chart: more would draw nothing new
 SIZE_IN = (10.0, 5.0)
 DPI = 100
 

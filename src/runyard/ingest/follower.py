@@ -29,8 +29,11 @@ CHUNK = 8 << 20  # bytes read per step: big enough for throughput, small enough 
 
 
 class Follower:
-    def __init__(self, yard: Yard, live: LiveAttempt) -> None:
+    def __init__(self, yard: Yard, live: LiveAttempt, *, timing: bool = True) -> None:
+        """``timing=False`` (reingestion): when lines were printed is not in the log, so
+        no ETA or seconds per epoch are derived from the time of reading."""
         self.yard = yard
+        self.timing = timing
         self.live = live
         self.path = yard.attempt_dir(live.run_id, live.number) / "output.log"
         with yard.sessions() as session:
@@ -156,7 +159,9 @@ class Follower:
         if epoch is not None and epoch not in self._epoch_seen:
             self._epoch_seen[epoch] = now
         per_epoch = None
-        if epoch and len(self._epoch_seen) >= 2:
+        if not self.timing:
+            pass
+        elif epoch and len(self._epoch_seen) >= 2:
             first_epoch = min(self._epoch_seen)
             if epoch > first_epoch:
                 per_epoch = (self._epoch_seen[epoch] - self._epoch_seen[first_epoch]) / (epoch - first_epoch)

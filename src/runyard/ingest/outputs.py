@@ -35,6 +35,7 @@ EVENTS_SCHEMA_VERSION = 1
 SNAPSHOT_SCHEMA_VERSION = 1
 TEMPLATE_FIELDS = frozenset({"step", "epoch"})
 BAD_ENDINGS = frozenset({"failed", "lost"})
+GPU_KEYS = ("index", "name", "memory_mib", "used_mib", "utilization")
 
 
 def to_json_value(value: float) -> float | str:
@@ -60,17 +61,12 @@ def write_file_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bo
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    encoding, newline = (None, None) if binary else ("utf-8", "")
     try:
-        if binary:
-            with tmp.open("xb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-        else:
-            with tmp.open("x", encoding="utf-8", newline="") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
+        with open(tmp, "xb" if binary else "x", encoding=encoding, newline=newline) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -213,27 +209,15 @@ def snapshot_name(template: str, step: int | float | None, epoch: int | None) ->
     but a plain file name (a path separator, ``..``, a leading dot, a NUL).
     """
     try:
-        fields = [parsed[1] for parsed in string.Formatter().parse(template)]
-    except ValueError as error:
-        raise InvalidSpec(
-            f"snapshot template {template!r}: {error}", "snapshot_template"
-        ) from error
-    wanted = {f for f in fields if f is not None}
-    if wanted - TEMPLATE_FIELDS:
-        names = ", ".join(sorted(repr(f) for f in wanted - TEMPLATE_FIELDS))
-        raise InvalidSpec(
-            f"snapshot template {template!r}: only {{step}} and {{epoch}} may be used, not {names}",
-            "snapshot_template",
-        )
-    values = {"step": _integral(step), "epoch": _integral(epoch)}
-    missing = sorted(f for f in wanted if values[f] is None)
-    if missing:
-        raise InvalidSpec(
-            f"snapshot template {template!r}: the run has reported no {missing[0]} yet"
-        )
-    try:
+        wanted = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        if wanted - TEMPLATE_FIELDS:
+            raise ValueError(f"only {{step}} and {{epoch}} may be used, not {sorted(wanted)}")
+        values = {"step": _integral(step), "epoch": _integral(epoch)}
+        missing = sorted(f for f in wanted if values[f] is None)
+        if missing:
+            raise InvalidSpec(f"snapshot {template!r}: the run has reported no {missing[0]} yet")
         name = template.format(**values)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError) as error:  # not a format string, or a bad format spec
         raise InvalidSpec(
             f"snapshot template {template!r}: {error}", "snapshot_template"
         ) from error
@@ -303,10 +287,7 @@ def build_snapshot(
         "seconds_per_epoch": progress.get("seconds_per_epoch"),
         "metrics": dict(metrics),
         "info": dict(info),
-        "gpus": [
-            {k: gpu.get(k) for k in ("index", "name", "memory_mib", "used_mib", "utilization")}
-            for gpu in gpus
-        ],
+        "gpus": [{k: gpu.get(k) for k in GPU_KEYS} for gpu in gpus],
         "timestamps": {
             "created_at": _iso_or_none(run.get("created_at")),
             "started_at": _iso_or_none(run.get("started_at")),
@@ -372,13 +353,7 @@ def _iso_or_none(value: Any) -> str | None:
 
 
 def _check_file_name(name: str, what: str) -> None:
-    if (
-        not name
-        or name.startswith(".")
-        or ".." in name
-        or "/" in name
-        or "\\" in name
-        or "\0" in name
-        or (os.altsep is not None and os.altsep in name)
-    ):
+    """A plain file name in the stats folder: no way out of it, not hidden (the ``.tmp``
+    files are), so that a template can never write anywhere else."""
+    if not name or name.startswith(".") or any(bad in name for bad in ("..", "/", "\\", "\0")):
         raise InvalidSpec(f"{what}: not a plain file name", "snapshot_template")

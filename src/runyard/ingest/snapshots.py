@@ -35,7 +35,8 @@ def take_snapshot(yard: Yard, run_id: int, attempt: int | None, step: int | None
         state = build_snapshot(run=render_run(run), progress=progress, metrics=latest, info=dict(run.info or {}),
                                gpus=gpus, now=now)
         try:
-            name = snapshot_name(yard.settings.snapshot_template, step if step is not None else epoch, epoch)
+            # Before any report (an on-demand snapshot at the start), the snapshot is step 0's.
+            name = snapshot_name(yard.settings.snapshot_template, step if step is not None else (epoch or 0), epoch or 0)
             path = write_snapshot(yard.run_dir(run_id) / "stats", name, state)
             kind, data = "snapshot_saved", {"name": path.name, "step": step, "epoch": epoch}
         except (OSError, RunyardError, ValueError) as error:

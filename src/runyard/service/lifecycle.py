@@ -8,6 +8,7 @@ from ``exit.json`` and the journal when the daemon starts again (``daemon/recove
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import mmap
 import os
@@ -20,9 +21,9 @@ from runyard.domain.spec import RunSpec
 from runyard.domain.status import Reason, RunStatus, retry_backoff_s, should_retry
 from runyard.executors.local import ExitInfo, ProcessHandle
 from runyard.executors.swap import SwapRecord, apply_swap, plan_swap, restore_swap
+from runyard.ingest.outputs import write_file_atomic
 from runyard.protocol.oom import OOM_PATTERN
 from runyard.service.work import Work
-from runyard.store.files import write_json_atomic
 from runyard.store.tables import Attempt, Run, SwapJournal
 
 if TYPE_CHECKING:
@@ -128,10 +129,9 @@ def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt
         log.warning("run %s: attempt %s could not start: %s", run_id, number, error)
         with (attempt_dir / "output.log").open("ab") as out:
             out.write(f"runyard: could not start: {error}\n".encode())
-        write_json_atomic(attempt_dir / "exit.json", {
-            "exit_code": 1, "signal": None, "signal_name": None, "phase": "setup",
-            "started_at": None, "finished_at": time.time(), "pid": None,
-        })
+        failed = {"exit_code": 1, "signal": None, "signal_name": None, "phase": "setup",
+                  "started_at": None, "finished_at": time.time(), "pid": None}
+        write_file_atomic(attempt_dir / "exit.json", lambda f: json.dump(failed, f))
         yard.live[live.attempt_id] = live
         return live
     yard.live[live.attempt_id] = live

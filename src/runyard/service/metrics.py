@@ -88,7 +88,7 @@ async def reingest(yard: Yard, run_id: int) -> dict[str, Any]:
         session.commit()
         attempts = [(a.id, a.number, a.exit_code, a.signal) for a in run.attempts]
     for attempt_id, number_, exit_code, signal in attempts:
-        follower = Follower(yard, LiveAttempt(attempt_id, run_id, number_, (), None, None, ()))
+        follower = Follower(yard, LiveAttempt(attempt_id, run_id, number_, (), None, None, ()), timing=False)
         await follower.drain(exit_code, signal is not None)
     await asyncio.to_thread(write_run_outputs, yard, run_id)
     with yard.sessions() as session:

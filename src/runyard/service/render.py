@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
+from runyard.ingest.outputs import to_json_value
 from runyard.store.tables import Attempt, Run
 
 
@@ -68,17 +68,16 @@ def render_run(run: Run, waiting_for: str | None = None) -> dict[str, Any]:
         "final": _final(run.final),
         "metrics": {k.key: number(k.last) for k in run.metric_keys},
         "info": dict(run.info or {}),
-        "warnings": [{"kind": w.kind, "line": w.line, "text": w.text, "attempt": w.attempt} for w in run.warnings],
+        "warnings": [{"kind": w.kind, "line": w.line, "text": w.text, "message": w.message, "attempt": w.attempt}
+                     for w in run.warnings],
         "spec": spec,
     }
 
 
-def number(value: float | None) -> float | str | None:
+def number(value: float | None) -> float | str:
     """Numbers as the API shows them: JSON has no NaN, so non-finite values are strings
     (and a stored NULL metric value stands for NaN)."""
-    if value is None:
-        return "NaN"
-    return value if math.isfinite(value) else ("NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity"))
+    return "NaN" if value is None else to_json_value(value)
 
 
 PROGRESS_KEYS = ("epoch", "total_epochs", "step", "eta_s", "seconds_per_epoch")
