@@ -153,13 +153,13 @@ def test_a_saved_log_is_judged_on_its_reports(tmp_path: Path) -> None:
     assert piped["ok"] and piped["exit_code"] is None and piped["reports"]["total"] == 2
 
 
-def test_a_framework_log_is_read_but_lacks_a_completed_report(tmp_path: Path) -> None:
+def test_a_framework_log_passes_without_a_completed_report(tmp_path: Path) -> None:
     result = check(tmp_path, "--json", "--log", str(KERAS_LOG))
     report = report_of(result)
-    assert result.returncode == 1
+    assert result.returncode == 0  # Keras never prints "completed": final results come from the last report
     assert report["reports"]["by_source"] == {"keras": report["reports"]["total"]}
     assert report["fields"]["val_loss"]["reports"] > 0
-    assert [w["kind"] for w in report["warnings"]] == ["no_completed_report"]
+    assert [(w["kind"], w["fatal"]) for w in report["warnings"]] == [("no_completed_report", False)]
     assert report["final"]["source"] == "last_report"
 
 
