@@ -55,7 +55,6 @@ class Settings(BaseSettings):
     def _absolute_home(cls, home: Path) -> Path:
         return home.expanduser().resolve()
 
-    @property
     @field_validator("snapshot_template")
     @classmethod
     def _usable_template(cls, template: str) -> str:
