@@ -178,6 +178,14 @@ class Yard:
                 log.exception("scheduling pass failed; trying again")
                 await asyncio.sleep(0.5)
 
+    def schedule_now(self) -> None:
+        """A scheduling pass right away, on the caller's turn of the loop (after a submit)."""
+        try:
+            self.schedule_once()
+        except Exception:
+            log.exception("scheduling pass failed; the loop will try again")
+            self.wake_scheduler()
+
     def schedule_once(self) -> None:
         promote_waiting(self)
         queue = self.queued()

@@ -108,8 +108,7 @@ class Follower:
         events: list[dict[str, Any]] = []
         snapshots: list[Report] = []
         with self.yard.sessions() as session:
-            points = ((p.key, p.x, p.value) for p in result.points)
-            stored = write_points(session, run_id, self.summaries, points)
+            stored = write_points(session, run_id, self.summaries, result.points)
             touched = {p.key for p in result.points}
             save_summaries(session, self.summaries, touched)
             run = session.get(Run, run_id)

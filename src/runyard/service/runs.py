@@ -105,9 +105,9 @@ def submit(yard: Yard, spec: RunSpec) -> dict[str, Any]:
         run_dir = yard.run_dir(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2, exclude={"base_env"}))
-        result = render_run(run)
-    yard.wake_scheduler()
-    return result
+        run_id = run.id
+    yard.schedule_now()  # start it before answering: submit → start is the latency users feel
+    return get_run(yard, run_id)
 
 
 def list_runs(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from operator import itemgetter
 
 from sqlalchemy import select
@@ -101,18 +102,20 @@ def load_summaries(session: Session, run_id: int) -> dict[str, Summary]:
 
 
 def write_points(session: Session, run_id: int, summaries: dict[str, Summary],
-                 points: Iterable[tuple[str, float, float]]) -> int:
-    """Upsert ``(key, x, value)`` points of a run and fold them into ``summaries``.
+                 points: Iterable[Sequence[Any]]) -> int:
+    """Upsert points ``(key, x, value, …)`` of a run (the parser's ``MetricPoint`` as it
+    is, or plain tuples) and fold them into ``summaries``.
 
     The hot path of a chatty run: points are grouped by key so that each summary is
     updated once per batch with C-level min/max, not once per point.
     """
     by_key: dict[str, list[tuple[float, float]]] = {}
-    for key, x, value in points:
+    for point in points:
+        key = point[0]
         group = by_key.get(key)
         if group is None:
             group = by_key[key] = []
-        group.append((x, value))
+        group.append((point[1], point[2]))
     rows: list[tuple[int, int, float, float | None]] = []
     for key, pairs in by_key.items():
         summary = summaries.get(key)
