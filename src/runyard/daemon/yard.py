@@ -136,7 +136,8 @@ class Yard:
             if live.handle is not None:
                 await self.executor.wait(live.handle)
                 # Whatever the command left behind in its group must not hold the GPUs on.
-                await self.executor.terminate(live.handle, self.settings.kill_grace_s)
+                if self.executor.leftovers(live.handle):
+                    await self.executor.terminate(live.handle, self.settings.kill_grace_s)
             ended.set()
             await following
             info = self.executor.read_exit(self.attempt_dir(live.run_id, live.number))

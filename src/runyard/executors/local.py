@@ -173,6 +173,11 @@ class LocalExecutor:
         log.debug("attempt %s: shim %d started", attempt_dir, pid)
         return ProcessHandle(pid=pid, create_time=create_time)
 
+    def leftovers(self, handle: ProcessHandle) -> bool:
+        """Whether any process is left in the attempt's group (cheap when none is: one
+        ``killpg(pgid, 0)``), so that the sweep after a normal end costs nothing then."""
+        return _group_exists(handle.pid)
+
     def is_alive(self, handle: ProcessHandle) -> bool:
         """The shim still runs (not a zombie, and not another process that got its pid)."""
         return _process(handle.pid, handle.create_time) is not None

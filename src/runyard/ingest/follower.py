@@ -90,6 +90,8 @@ class Follower:
         result = self.parser.finish()
         final = self.parser.final_results(None if signalled else exit_code)
         result.warnings.extend(final.warnings)
+        if not (self.summaries or result.points or result.reports or result.warnings or self.info):
+            return  # the run printed nothing runyard reads: no final results to store
         self._store(result, final=final.as_dict())
 
     def _read(self) -> bytes:
