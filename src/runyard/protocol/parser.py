@@ -56,6 +56,10 @@ TEXT_LIMIT = 500
 """Warnings quote at most this many characters of the offending line."""
 
 
+_new = tuple.__new__
+"""Named tuples built on the hot path skip their Python-level ``__new__`` (≈ 0.5 µs each)."""
+
+
 class RunParser:
     """Parses one run's output incrementally (see the module docstring)."""
 
@@ -288,7 +292,7 @@ class RunParser:
         accuracies = []
         has_eval = False
         for name, value in metrics.items():
-            append(MetricPoint(name, x, value, epoch, step, number))
+            append(_new(MetricPoint, (name, x, value, epoch, step, number)))
             if not redraw and (name.startswith(EVAL_PREFIXES) or name == "accuracy"):
                 has_eval = True
             if not isfinite(value):
@@ -315,7 +319,7 @@ class RunParser:
             self._epoch_metrics.update(metrics)
             self._epoch_renamed.update(renamed)
             metrics, renamed = dict(self._epoch_metrics), dict(self._epoch_renamed)
-        report = Report(
+        report = _new(Report, (
             number,
             source,
             x,
@@ -327,7 +331,7 @@ class RunParser:
             status,
             has_eval,
             renamed,
-        )
+        ))
         result.reports.append(report)
         keys = metrics.keys()
         if not keys.isdisjoint(RESULT_ACCURACIES):

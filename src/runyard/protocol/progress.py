@@ -107,7 +107,7 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
         if alias in metrics and name not in metrics:
             metrics[name] = metrics.pop(alias)
             renamed[name] = alias
-    return ProgressFields(epoch, total, status, step, metrics, info, renamed, problems)
+    return tuple.__new__(ProgressFields, (epoch, total, status, step, metrics, info, renamed, problems))
 
 
 def _required_int(raw: object, name: str, problems: list[tuple[WarningKind, str]]) -> int | None:
