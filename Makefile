@@ -19,6 +19,7 @@ run: venv  ## start `runyard serve` on 127.0.0.1 with a few example runs queued
 
 test: venv  ## install what the tests need, then run them all (lint first: it is fast)
 	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: venv

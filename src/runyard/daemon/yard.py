@@ -117,7 +117,11 @@ class Yard:
         if not messages:
             return
         append_events(self.run_dir, messages)
-        self._loop.call_soon_threadsafe(lambda: [self.bus.publish(m) for m in messages])
+        self._loop.call_soon_threadsafe(self._publish_all, messages)
+
+    def _publish_all(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self.bus.publish(message)
 
     def take_snapshot(self, run_id: int, attempt: int | None, step: int | None, epoch: int | None) -> str | None:
         return take_snapshot(self, run_id, attempt, step, epoch)

@@ -125,7 +125,7 @@ class RunSpec(BaseModel):
     after: list[int] = Field(default_factory=list, description="wait for these runs to complete")
     after_any: list[int] = Field(default_factory=list, description="wait for these runs to end")
     swaps: list[Swap] = Field(default_factory=list)
-    oom: OomPolicy = Field(default_factory=OomPolicy)
+    oom: OomPolicy = Field(default_factory=lambda: OomPolicy(batch_env=None, grow_mem=None))
     metric_patterns: list[str] = Field(default_factory=list)
 
     @field_validator("gpu_ids")

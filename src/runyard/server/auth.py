@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from fastapi import HTTPException, Request
 
 COOKIE = "runyard_token"
 
 
-def token_from(request_headers: dict[str, str] | object, query: dict[str, str], cookies: dict[str, str]) -> str | None:
-    headers = request_headers  # starlette Headers: case-insensitive mapping
-    authorization = headers.get("authorization", "")  # type: ignore[attr-defined]
+def token_from(headers: Mapping[str, str], query: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+    """The token a request carries (headers: starlette's case-insensitive mapping)."""
+    authorization = headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         return str(authorization[7:].strip())
     return query.get("token") or cookies.get(COOKIE)

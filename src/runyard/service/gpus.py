@@ -28,6 +28,6 @@ def describe_gpus(yard: Yard) -> dict[str, Any]:
                 {"pid": p.pid, "used_mib": p.used_mib, "run_id": pid_to_run.get(p.pid)}
                 for p in reading.processes
             ],
-            "runs": sorted(runs, key=lambda r: r["run_id"]),
+            "runs": sorted(runs, key=lambda r: r["run_id"] or 0),
         })
     return {"source": yard.inventory.source, "gpus": gpus}

@@ -90,7 +90,7 @@ class Summary:
         if self.max is None or high[1] > self.max:
             self.max, self.max_x = high[1], high[0]
 
-    def columns(self) -> dict[str, float | int | None]:
+    def columns(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
                 ("count", "first", "first_x", "last", "last_x", "min", "min_x", "max", "max_x")}
 
@@ -140,7 +140,8 @@ def write_points(session: Session, run_id: int, summaries: dict[str, Summary],
 def save_summaries(session: Session, summaries: dict[str, Summary], keys: Iterable[str] | None = None) -> None:
     chosen = summaries if keys is None else {k: summaries[k] for k in keys}
     for summary in chosen.values():
-        session.query(MetricKey).filter(MetricKey.id == summary.key_id).update(summary.columns())
+        values: dict[Any, Any] = summary.columns()
+        session.query(MetricKey).filter(MetricKey.id == summary.key_id).update(values)
 
 
 def recompute_summaries(session: Session, run_id: int) -> None:
