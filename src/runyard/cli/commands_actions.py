@@ -9,12 +9,13 @@ Cancelling more than one run asks first on a terminal; ``-y`` does not ask.
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from runyard.cli.context import state, warn
 from runyard.cli.errors import EXIT_FAILURE, ApiError
+from runyard.cli.options import AllOption, RunsArgument, StatusOption, TagOption, YesOption
 from runyard.cli.selectors import parse_selection, require_selection, resolve
 
 
@@ -37,20 +38,6 @@ VERBS = {
     "pause": Verb("pause", "paused", frozenset({"preparing", "running"}), False),
     "resume": Verb("resume", "resumed", frozenset({"paused"}), False),
 }
-
-RunsArgument = Annotated[
-    list[str] | None, typer.Argument(help="Run ids or ranges: 3 5 9, 3-7.", show_default=False)
-]
-StatusOption = Annotated[
-    list[str] | None, typer.Option("--status", "-s", help="Runs in this status (repeat, or a,b).")
-]
-TagOption = Annotated[
-    list[str] | None, typer.Option("--tag", "-t", help="Runs with this tag (repeat: any of them).")
-]
-AllOption = Annotated[bool, typer.Option("--all", help="Every run this applies to.")]
-YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Do not ask before acting on many runs.")
-]
 
 
 def confirm(question: str) -> bool:

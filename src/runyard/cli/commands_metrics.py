@@ -22,6 +22,7 @@ import typer
 
 from runyard.cli.context import ColorOption, state, warn
 from runyard.cli.errors import EXIT_FAILURE, ApiError, CliUsageError
+from runyard.cli.options import JsonOption, RunArgument, RunsArgument, StatusOption, TagOption
 from runyard.cli.selectors import parse_run_id, parse_selection, require_selection, resolve
 from runyard.errors import RunyardError
 
@@ -30,25 +31,13 @@ if TYPE_CHECKING:
 
 ENDED = frozenset({"completed", "failed", "cancelled", "lost"})
 
-RunArgument = Annotated[str, typer.Argument(help="The run's id.", show_default=False)]
-RunsArgument = Annotated[
-    list[str] | None, typer.Argument(help="Run ids or ranges: 3 5 9, 3-7.", show_default=False)
-]
-StatusOption = Annotated[
-    list[str] | None, typer.Option("--status", "-s", help="Runs in this status (repeat, or a,b).")
-]
-TagOption = Annotated[
-    list[str] | None, typer.Option("--tag", "-t", help="Runs with this tag (repeat: any of them).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
 
 # ---- the API ---------------------------------------------------------------------------
 
 
 def _get_json(client: DaemonClient, method: str, path: str, **kwargs: Any) -> Any:
     try:
-        response = client.request(method, path, **kwargs)
+        return client._json(method, path, **kwargs)
     except ApiError as error:
         # FastAPI's own 404 for a route it does not have: an older daemon is answering.
         if error.status_code in (404, 405) and error.error == "http_error":
@@ -59,12 +48,6 @@ def _get_json(client: DaemonClient, method: str, path: str, **kwargs: Any) -> An
                 " runyard (restart it: runyard shutdown)",
             ) from None
         raise
-    try:
-        return response.json()
-    except ValueError:
-        raise ApiError(
-            response.status_code, "bad_response", f"the daemon sent no JSON for {method} {path}"
-        ) from None
 
 
 def fetch_series(

@@ -7,23 +7,12 @@ import typer
 
 from runyard.cli.context import CliContext, ColorOption, state, warn
 from runyard.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ApiError, CliUsageError
+from runyard.cli.options import JsonOption, StatusOption, TagOption
 from runyard.cli.selectors import parse_run_id, parse_selection, parse_statuses, resolve
 
 RECENT_FINISHED = 20  # the table hides older finished runs unless asked (--all, a filter)
 FINISHED = frozenset({"completed", "failed", "cancelled", "lost"})
 POLL_S = 0.25
-
-StatusOption = Annotated[
-    list[str] | None,
-    typer.Option("--status", "-s", help="Only runs in this status (repeat, or a,b)."),
-]
-TagOption = Annotated[
-    list[str] | None,
-    typer.Option("--tag", "-t", help="Only runs with this tag (repeat: any of them)."),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON (flat, stable keys) instead of a table.")
-]
 
 
 def select_for_listing(
