@@ -56,6 +56,23 @@ TEXT_LIMIT = 500
 """Warnings quote at most this many characters of the offending line."""
 
 
+_EVAL, _ACCURACY = 1, 2
+_NAME_KINDS: dict[str, int] = {}
+"""Metric name → what it is (eval metric, accuracy), computed once per name: a chatty run
+prints the same few names on every line."""
+
+
+def _classify(name: str) -> int:
+    kind = 0
+    if name.startswith(EVAL_PREFIXES) or name == "accuracy":
+        kind |= _EVAL
+    if name.endswith("accuracy") and (name == "accuracy" or name.endswith("_accuracy")):
+        kind |= _ACCURACY
+    if len(_NAME_KINDS) < 100_000:  # a hostile run printing endless new names stays bounded
+        _NAME_KINDS[name] = kind
+    return kind
+
+
 _new = tuple.__new__
 """Named tuples built on the hot path skip their Python-level ``__new__`` (≈ 0.5 µs each)."""
 
@@ -138,6 +155,20 @@ class RunParser:
         return result
 
     def _read_block(self, data: bytes) -> None:
+        # Until the first PROGRESS line the legacy and framework readers are on; after it
+        # only PROGRESS (and custom patterns) are read, far faster. So a block is read up
+        # to its first line that may start the protocol, then the rest on the fast path.
+        while not self.protocol_seen:
+            found = data.find(b"PROGRESS:")
+            if found < 0:
+                break
+            end = data.find(b"\n", found) + 1
+            self._read_lines(data[:end])
+            data = data[end:]
+        if data:
+            self._read_lines(data)
+
+    def _read_lines(self, data: bytes) -> None:
         first = self._lines + 1
         candidates, count = candidate_lines(
             strip_ansi(data), not self.protocol_seen, self._patterns
@@ -288,16 +319,23 @@ class RunParser:
         The hot path of a chatty run: kept to plain loops and set operations on purpose.
         """
         result, epoch = self._result, self.epoch
-        append = result.points.append
+        result.points += [_new(MetricPoint, (n, x, v, epoch, step, number)) for n, v in metrics.items()]
+        kinds = _NAME_KINDS
         accuracies = []
         has_eval = False
+        total = sum(metrics.values())
+        all_finite = total - total == 0.0  # inf - inf and NaN - NaN are NaN: one check a report
         for name, value in metrics.items():
-            append(_new(MetricPoint, (name, x, value, epoch, step, number)))
-            if not redraw and (name.startswith(EVAL_PREFIXES) or name == "accuracy"):
+            kind = kinds.get(name)
+            if kind is None:
+                kind = _classify(name)
+            if kind == 0 and all_finite:
+                continue
+            if kind & _EVAL and not redraw:
                 has_eval = True
-            if not isfinite(value):
+            if not all_finite and not isfinite(value):
                 self._warn(WarningKind.NON_FINITE, number, body, f"{name} is {value}")
-            elif name.endswith("accuracy") and (name == "accuracy" or name.endswith("_accuracy")):
+            elif kind & _ACCURACY:
                 accuracies.append(value)
                 if not 0.0 <= value <= 100.0:
                     self._warn(
@@ -312,7 +350,11 @@ class RunParser:
             result.info.update(info)
         if written_by_script and accuracies:
             self._fraction.add_report(accuracies)
-            if self._fraction_first is None and any(0.0 < v <= 1.0 for v in accuracies):
+            if (
+                self._fraction_first is None
+                and min(accuracies) <= 1.0
+                and any(0.0 < v <= 1.0 for v in accuracies)
+            ):
                 self._fraction_first = (number, body[:TEXT_LIMIT])
             self._check_fraction(run_ended=status == "completed")
         if cumulative:

@@ -35,6 +35,10 @@ def candidate_lines(
 
     ``data`` is a block of complete lines, each ending in ``\\n``, escapes already removed.
     """
+    if not heuristics and not patterns:
+        dense = _dense_progress(data)
+        if dense is not None:
+            return dense
     haystack = data.lower() if heuristics else data
     triggers = HEURISTIC_TRIGGERS if heuristics else PROTOCOL_TRIGGERS
     starts: set[int] = set()
@@ -60,6 +64,17 @@ def candidate_lines(
     if patterns:
         _pattern_candidates(data.decode("utf-8", "replace"), patterns, lines)
     return sorted(lines.items()), total
+
+
+def _dense_progress(data: bytes) -> tuple[list[tuple[int, str]], int] | None:
+    """A block where PROGRESS lines are common (a chatty run reporting every step): one
+    split and a membership test per line beat a ``find`` chase per line. None when sparse."""
+    total = data.count(b"\n")
+    if data.count(b"PROGRESS:") * 8 < total:
+        return None
+    lines = data.split(b"\n")
+    lines.pop()  # the empty piece after the block's last newline
+    return [(i, line.decode("utf-8", "replace")) for i, line in enumerate(lines) if b"PROGRESS:" in line], total
 
 
 def _pattern_candidates(
