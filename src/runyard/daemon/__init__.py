@@ -64,6 +64,7 @@ def serve(settings: Settings, *, port_fallback: bool = False) -> None:
             "(e.g. `export RUNYARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')`)"
         )
     lock = _lock_home(settings.home)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(_serve(settings, port_fallback))
     finally:
