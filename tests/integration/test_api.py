@@ -84,6 +84,11 @@ async def test_the_token_works_as_a_query_parameter(api):
             "not a valid",
         ),
         ({"command": ["true"], "workdir": "/tmp", "surprise": 1}, "surprise", "Extra inputs"),
+        ({"command": ["echo", "a\x00b"], "workdir": "/tmp"}, "command", "NUL byte"),
+        ({"command": ["true"], "workdir": "/tmp", "env": {"A=B": "x"}}, "env", "not a usable environment variable"),
+        ({"command": ["true"], "workdir": "/tmp", "priority": 2**70}, "priority", "less than or equal"),
+        ({"command": ["true"], "workdir": "/tmp", "after": [2**70]}, "after.0", "less than or equal"),
+        ({"command": ["true"], "workdir": "/tmp", "tags": ["t" * 201]}, "tags.0", "at most 200"),
     ],
 )
 async def test_invalid_specs_get_a_clear_422(api, body, field, words):
@@ -109,6 +114,12 @@ async def test_unknown_run_is_a_404(api):
             "detail": "run 4242 not found (see `runyard ls --all`)",
             "field": None,
         }
+
+
+@pytest.mark.parametrize("run_id", ["99999999999999999999999", "-1", "abc"])
+async def test_run_ids_the_database_cannot_hold_are_a_422(api, run_id):
+    answer = await api.get(f"/api/v1/runs/{run_id}")
+    assert answer.status_code == 422 and answer.json()["field"] == "run_id"
 
 
 async def test_conflicts_are_409(api):

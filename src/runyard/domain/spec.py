@@ -93,10 +93,13 @@ class OomPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     batch_env: str | None = Field(None, description="env var holding the batch size; halved on each OOM retry")
-    grow_mem: float | None = Field(None, ge=1.0, description="multiply --gpu-mem by this on each OOM retry")
+    grow_mem: float | None = Field(None, ge=1.0, le=16.0, description="multiply --gpu-mem by this on each OOM retry")
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+ShortStr = Annotated[str, Field(min_length=1, max_length=200)]
+RunId = Annotated[int, Field(ge=1, le=2**62)]
+MAX_GPUS = 4096  # more than any machine has; keeps every count inside a database integer
 
 
 class RunSpec(BaseModel):
@@ -106,27 +109,43 @@ class RunSpec(BaseModel):
 
     command: list[NonEmptyStr] = Field(min_length=1, description="argv, exec'd as is")
     shell: bool = Field(False, description="run command[0] through /bin/sh -c")
-    name: str | None = None
+    name: str | None = Field(None, max_length=200)
     workdir: str = Field(description="absolute working directory")
     env: dict[str, str] = Field(default_factory=dict, description="variables set for the run")
     base_env: dict[str, str] | None = Field(
         None, description="the submitter's environment, which the run starts from (default: the daemon's)"
     )
-    gpus_min: int | None = Field(None, ge=0, description="None: 1 on a machine with GPUs, else 0")
-    gpus_max: int | None = Field(None, ge=0)
-    gpu_ids: list[int] | None = Field(None, description="pin the run to these GPUs")
-    gpu_mem_mib: int | None = Field(None, gt=0, description="memory the run needs per GPU; lets runs share")
-    priority: int = 0
+    gpus_min: int | None = Field(None, ge=0, le=MAX_GPUS, description="None: 1 on a machine with GPUs, else 0")
+    gpus_max: int | None = Field(None, ge=0, le=MAX_GPUS)
+    gpu_ids: list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] | None = Field(None, description="pin the run to these GPUs")
+    gpu_mem_mib: int | None = Field(None, gt=0, le=2**40, description="memory the run needs per GPU; lets runs share")
+    priority: int = Field(0, ge=-1_000_000, le=1_000_000)
     retries: int = Field(0, ge=0, le=100)
     retry_on: RetryOn = RetryOn.ANY
-    timeout_s: float | None = Field(None, gt=0)
-    tags: list[NonEmptyStr] = Field(default_factory=list)
+    timeout_s: float | None = Field(None, gt=0, le=10 * 365 * 86400)
+    tags: list[ShortStr] = Field(default_factory=list)
     setup: str | None = None
-    after: list[int] = Field(default_factory=list, description="wait for these runs to complete")
-    after_any: list[int] = Field(default_factory=list, description="wait for these runs to end")
+    after: list[RunId] = Field(default_factory=list, description="wait for these runs to complete")
+    after_any: list[RunId] = Field(default_factory=list, description="wait for these runs to end")
     swaps: list[Swap] = Field(default_factory=list)
     oom: OomPolicy = Field(default_factory=lambda: OomPolicy(batch_env=None, grow_mem=None))
     metric_patterns: list[str] = Field(default_factory=list)
+
+    @field_validator("command", "setup", "workdir")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain a NUL byte")
+        return value
+
+    @field_validator("env", "base_env")
+    @classmethod
+    def _valid_env(cls, env: dict[str, str] | None) -> dict[str, str] | None:
+        for key, value in (env or {}).items():
+            if not key or "=" in key or "\x00" in key or "\x00" in value:
+                raise ValueError(f"{key!r} is not a usable environment variable (no '=' or NUL bytes)")
+        return env
 
     @field_validator("gpu_ids")
     @classmethod

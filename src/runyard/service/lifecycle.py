@@ -72,7 +72,7 @@ def oom_adjustments(spec: RunSpec, oom_count: int) -> tuple[dict[str, str], int 
         if source and source.strip().isdigit():
             env[spec.oom.batch_env] = str(max(1, int(source) >> oom_count))
     if oom_count and mem is not None and spec.oom.grow_mem:
-        mem = int(mem * spec.oom.grow_mem**oom_count)
+        mem = int(min(mem * spec.oom.grow_mem**oom_count, 2**40))
     return env, mem
 
 

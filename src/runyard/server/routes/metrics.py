@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from runyard.daemon.yard import Yard
 from runyard.errors import NotFound
 from runyard.ingest.snapshots import list_snapshots
-from runyard.server.routes import yard_of
+from runyard.server.routes import RunIdPath, yard_of
 from runyard.service import metrics
 from runyard.service.runs import get_run
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/runs/{run_id}/metrics", response_class=Response)
 async def read_metrics(
-    run_id: int,
+    run_id: RunIdPath,
     key: list[str] = Query(default=[]),
     points: int | None = Query(default=None, ge=3, le=1_000_000),
     x_min: float | None = None,
@@ -35,13 +35,13 @@ async def read_metrics(
 
 
 @router.get("/runs/{run_id}/metrics/summary")
-async def read_summary(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def read_summary(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return metrics.summary(yard, run_id)
 
 
 @router.get("/runs/{run_id}/events")
 async def read_events(
-    run_id: int,
+    run_id: RunIdPath,
     after: int = Query(default=0, ge=0),
     limit: int = Query(default=1000, ge=1, le=10_000),
     yard: Yard = Depends(yard_of),
@@ -50,18 +50,18 @@ async def read_events(
 
 
 @router.post("/runs/{run_id}/reingest")
-async def reingest(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def reingest(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return await metrics.reingest(yard, run_id)
 
 
 @router.get("/runs/{run_id}/snapshots")
-async def snapshots(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def snapshots(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     get_run(yard, run_id)
     return {"snapshots": list_snapshots(yard, run_id)}
 
 
 @router.post("/runs/{run_id}/snapshots", status_code=201)
-async def take_snapshot(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def take_snapshot(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     run = get_run(yard, run_id)
     attempt = run["attempts"][-1]["number"] if run["attempts"] else None
     name = yard.take_snapshot(run_id, attempt, None, None)
@@ -71,7 +71,7 @@ async def take_snapshot(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str,
 
 
 @router.get("/runs/{run_id}/snapshots/{name}", response_class=FileResponse)
-async def read_snapshot(run_id: int, name: str, yard: Yard = Depends(yard_of)) -> FileResponse:
+async def read_snapshot(run_id: RunIdPath, name: str, yard: Yard = Depends(yard_of)) -> FileResponse:
     get_run(yard, run_id)
     names = {s["name"] for s in list_snapshots(yard, run_id)}
     if name not in names:  # only files listed in stats/: no path ever built from user input

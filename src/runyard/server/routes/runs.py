@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from runyard.daemon.yard import Yard
 from runyard.domain.spec import RunSpec
-from runyard.server.routes import yard_of
+from runyard.server.routes import RunIdPath, yard_of
 from runyard.service import logs, runs
 
 router = APIRouter(tags=["runs"])
@@ -30,33 +30,33 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def get_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return runs.get_run(yard, run_id)
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def cancel_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return await runs.cancel(yard, run_id)
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry_run(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def retry_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return runs.retry(yard, run_id)
 
 
 @router.post("/runs/{run_id}/pause")
-async def pause_run(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def pause_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return runs.pause(yard, run_id)
 
 
 @router.post("/runs/{run_id}/resume")
-async def resume_run(run_id: int, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def resume_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
     return runs.resume(yard, run_id)
 
 
 @router.get("/runs/{run_id}/log", response_class=Response)
 async def read_log(
-    run_id: int,
+    run_id: RunIdPath,
     attempt: int | None = Query(default=None, ge=1),
     offset: int = Query(default=0, ge=0),
     limit: int = Query(default=1 << 20, ge=1, le=16 << 20),
