@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runyard.protocol import ParseResult, Report, RunParser
 from runyard.protocol.model import encode_float
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 CHUNK = 8 << 20  # bytes read per step: big enough for throughput, small enough to commit often
 
 
+class Position(NamedTuple):
+    """Where the parser stood after a chunk: stored with that chunk's points."""
+
+    offset: int
+    state: dict[str, Any]
+    epoch: int | None
+    total_epochs: int | None
+    step: int | None
+
+
 class Follower:
     def __init__(self, yard: Yard, live: LiveAttempt, *, timing: bool = True) -> None:
         """``timing=False`` (reingestion): when lines were printed is not in the log, so
@@ -36,6 +46,14 @@ class Follower:
         self.timing = timing
         self.live = live
         self.path = yard.attempt_dir(live.run_id, live.number) / "output.log"
+        self._load()
+        self._epoch_seen: dict[int, float] = {}
+        self._last_event_epoch: int | None = None
+
+    def _load(self) -> None:
+        """Take up where the database says ingestion stands (at start, and after a failed
+        step: what was parsed but not committed is read again, never skipped)."""
+        yard, live = self.yard, self.live
         with yard.sessions() as session:
             attempt = session.get(Attempt, live.attempt_id)
             run = session.get(Run, live.run_id)
@@ -49,8 +67,6 @@ class Follower:
             self.info: dict[str, Any] = dict(run.info or {})
             self.started_at = attempt.started_at or time.time()
             self.warned = {w for (w,) in session.query(RunWarning.kind).filter(RunWarning.run_id == live.run_id)}
-        self._epoch_seen: dict[int, float] = {}
-        self._last_event_epoch: int | None = None
 
     # ---- the loop ------------------------------------------------------------------
     async def follow(self, ended: asyncio.Event) -> None:
@@ -59,7 +75,8 @@ class Follower:
             try:
                 found = await asyncio.to_thread(self.step)
             except Exception:
-                log.exception("run %s: ingestion step failed; retrying", self.live.run_id)
+                log.exception("run %s: ingestion step failed; retrying from the stored offset", self.live.run_id)
+                await asyncio.to_thread(self._load)
                 found = False
             if not found:
                 try:
@@ -77,11 +94,16 @@ class Follower:
 
     # ---- one step (worker thread) --------------------------------------------------
     def step(self) -> bool:
-        """Ingest what the log gained since the last step; True when there was something."""
+        """Ingest what the log gained since the last step; True when there was something.
+
+        Parsing and storing stay on one thread on purpose: SQLite releases the GIL for every
+        row it writes, so a writer thread beside the parser spends its time waiting for the
+        GIL (measured: no gain, and more to get wrong).
+        """
         data = self._read()
         if not data:
             return False
-        self._store(self.parser.feed(data))
+        self._store(self.parser.feed(data), self._position())
         return True
 
     def finish(self, exit_code: int | None, signalled: bool) -> None:
@@ -92,7 +114,13 @@ class Follower:
         result.warnings.extend(final.warnings)
         if not (self.summaries or result.points or result.reports or result.warnings or self.info):
             return  # the run printed nothing runyard reads: no final results to store
-        self._store(result, final=final.as_dict())
+        self._store(result, self._position(), final=final.as_dict())
+
+    def _position(self) -> Position:
+        parser = self.parser
+        return Position(parser.offset, parser.state(), parser.epoch, parser.total_epochs, parser.step)
+
+
 
     def _read(self) -> bytes:
         try:
@@ -104,7 +132,7 @@ class Follower:
         self.position += len(data)
         return data
 
-    def _store(self, result: ParseResult, final: dict[str, Any] | None = None) -> None:
+    def _store(self, result: ParseResult, position: Position, final: dict[str, Any] | None = None) -> None:
         run_id, number = self.live.run_id, self.live.number
         now = time.time()
         events: list[dict[str, Any]] = []
@@ -117,7 +145,7 @@ class Follower:
             attempt = session.get(Attempt, self.live.attempt_id)
             assert run is not None and attempt is not None
             if result.progress is not None or result.reports:
-                self._update_progress(result, now)
+                self._update_progress(position, now)
                 run.progress = dict(self.progress)
             if result.info:
                 self.info.update(result.info)
@@ -140,8 +168,8 @@ class Follower:
                 run.final = _final_columns(final)
                 events.append({"kind": "final", "data": run.final})
                 recompute_summaries(session, run_id)
-            attempt.log_offset = self.parser.offset
-            attempt.parser_state = self.parser.state()
+            attempt.log_offset = position.offset
+            attempt.parser_state = position.state
             for event in events:
                 session.add(Event(run_id=run_id, attempt=number, time=now, kind=event["kind"], data=event["data"]))
             session.commit()
@@ -154,9 +182,8 @@ class Follower:
         for report in snapshots:
             self.yard.take_snapshot(run_id, number, report.step, report.epoch)
 
-    def _update_progress(self, result: ParseResult, now: float) -> None:
-        parser = self.parser
-        epoch, total, step = parser.epoch, parser.total_epochs, parser.step
+    def _update_progress(self, position: Position, now: float) -> None:
+        epoch, total, step = position.epoch, position.total_epochs, position.step
         if epoch is not None and epoch not in self._epoch_seen:
             self._epoch_seen[epoch] = now
         per_epoch = None
