@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,8 @@ class Yard:
         self._pending: dict[int, Pending] = {}
         self._last_queue: list[Pending] = []
         self.on_shutdown: list[Any] = []
+        self._parse_pool: ProcessPoolExecutor | None = None
+        self._parse_pool_ok = True
 
     # ---- paths and facts -------------------------------------------------------------
     def run_dir(self, run_id: int) -> Path:
@@ -95,6 +99,8 @@ class Yard:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._parse_pool is not None:
+            self._parse_pool.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -105,6 +111,19 @@ class Yard:
 
     def wake_scheduler(self) -> None:
         self._wake.set()
+
+    def parse_pool(self) -> ProcessPoolExecutor | None:
+        """The process that parses big chunks of output beside the storing thread (started
+        on first use: a daemon that never sees a chatty run never starts it)."""
+        if not self._parse_pool_ok:
+            return None
+        if self._parse_pool is None:
+            self._parse_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._parse_pool
+
+    def parse_pool_broken(self) -> None:
+        log.error("the parse process died: big chunks of output are parsed in the daemon from now on")
+        self._parse_pool_ok = False
 
     def publish(self, messages: list[dict[str, Any]]) -> None:
         """Announce committed events: to events.jsonl and to live subscribers."""

@@ -13,11 +13,14 @@ import asyncio
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
 
-from runyard.protocol import ParseResult, Report, RunParser
+from runyard.ingest.chunks import Chunk, Position, parse_chunk, position_of, to_chunk
+from runyard.protocol import Report, RunParser
 from runyard.protocol.model import encode_float
-from runyard.store.metrics import load_summaries, recompute_summaries, save_summaries, write_points
+from runyard.store.metrics import load_summaries, recompute_summaries, save_summaries, write_columns
 from runyard.store.tables import Attempt, Event, Run, RunWarning
 
 if TYPE_CHECKING:
@@ -26,16 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHUNK = 8 << 20  # bytes read per step: big enough for throughput, small enough to commit often
-
-
-class Position(NamedTuple):
-    """Where the parser stood after a chunk: stored with that chunk's points."""
-
-    offset: int
-    state: dict[str, Any]
-    epoch: int | None
-    total_epochs: int | None
-    step: int | None
+BIG_CHUNK = 1 << 20  # a gain at least this big is parsed in the parse process
 
 
 class Follower:
@@ -58,9 +52,9 @@ class Follower:
             attempt = session.get(Attempt, live.attempt_id)
             run = session.get(Run, live.run_id)
             assert attempt is not None and run is not None
-            patterns = run.spec.get("metric_patterns", [])
-            self.parser = (RunParser.from_state(attempt.parser_state, patterns) if attempt.parser_state
-                           else RunParser(patterns))
+            self.patterns: list[str] = list(run.spec.get("metric_patterns", []))
+            self.parser = (RunParser.from_state(attempt.parser_state, self.patterns) if attempt.parser_state
+                           else RunParser(self.patterns))
             self.position = attempt.log_offset if attempt.parser_state else 0
             self.summaries = load_summaries(session, live.run_id)
             self.progress: dict[str, Any] = dict(run.progress or {})
@@ -96,14 +90,34 @@ class Follower:
     def step(self) -> bool:
         """Ingest what the log gained since the last step; True when there was something.
 
-        Parsing and storing stay on one thread on purpose: SQLite releases the GIL for every
-        row it writes, so a writer thread beside the parser spends its time waiting for the
-        GIL (measured: no gain, and more to get wrong).
+        A small gain is parsed here. A big one (a chatty run, a daemon catching up) goes to
+        the yard's parse process chunk by chunk, and each chunk is stored here while the
+        next is parsed there: parse and store overlap on two cores. (A writer *thread*
+        does not help: SQLite drops and re-takes the GIL for every row it writes.)
         """
         data = self._read()
         if not data:
             return False
-        self._store(self.parser.feed(data), self._position())
+        pool = self.yard.parse_pool() if len(data) >= BIG_CHUNK else None
+        if pool is None:
+            result = self.parser.feed(data)
+            self._store(to_chunk(result, position_of(self.parser), self._last_event_epoch))
+            return True
+        self.position = self.parser.offset  # the worker reads whole lines from a line boundary
+        patterns = self.patterns
+        future: Future[Chunk] | None = pool.submit(parse_chunk, self.parser.state(), patterns, self._read(), self._last_event_epoch)
+        while future is not None:
+            try:
+                chunk = future.result()
+            except BrokenProcessPool:
+                self.yard.parse_pool_broken()
+                raise
+            self.position = chunk.position.offset
+            data = self._read()
+            future = (pool.submit(parse_chunk, chunk.position.state, patterns, data, chunk.last_epoch)
+                      if data else None)
+            self._store(chunk)
+        self.parser = RunParser.from_state(chunk.position.state, patterns)
         return True
 
     def finish(self, exit_code: int | None, signalled: bool) -> None:
@@ -114,11 +128,8 @@ class Follower:
         result.warnings.extend(final.warnings)
         if not (self.summaries or result.points or result.reports or result.warnings or self.info):
             return  # the run printed nothing runyard reads: no final results to store
-        self._store(result, self._position(), final=final.as_dict())
-
-    def _position(self) -> Position:
-        parser = self.parser
-        return Position(parser.offset, parser.state(), parser.epoch, parser.total_epochs, parser.step)
+        chunk = to_chunk(result, position_of(self.parser), self._last_event_epoch)
+        self._store(chunk, final=final.as_dict())
 
 
 
@@ -132,25 +143,25 @@ class Follower:
         self.position += len(data)
         return data
 
-    def _store(self, result: ParseResult, position: Position, final: dict[str, Any] | None = None) -> None:
-        run_id, number = self.live.run_id, self.live.number
+    def _store(self, chunk: Chunk, final: dict[str, Any] | None = None) -> None:
+        run_id, number, position = self.live.run_id, self.live.number, chunk.position
         now = time.time()
         events: list[dict[str, Any]] = []
         snapshots: list[Report] = []
+        self._last_event_epoch = chunk.last_epoch
         with self.yard.sessions() as session:
-            stored = write_points(session, run_id, self.summaries, result.points)
-            touched = {p.key for p in result.points}
-            save_summaries(session, self.summaries, touched)
+            stored = write_columns(session, run_id, self.summaries, chunk.columns)
+            save_summaries(session, self.summaries, chunk.columns)
             run = session.get(Run, run_id)
             attempt = session.get(Attempt, self.live.attempt_id)
             assert run is not None and attempt is not None
-            if result.progress is not None or result.reports:
+            if chunk.moved:
                 self._update_progress(position, now)
                 run.progress = dict(self.progress)
-            if result.info:
-                self.info.update(result.info)
+            if chunk.info:
+                self.info.update(chunk.info)
                 run.info = dict(self.info)
-            for warning in result.warnings:
+            for warning in chunk.warnings:
                 if warning.kind.value in self.warned:
                     continue
                 self.warned.add(warning.kind.value)
@@ -158,12 +169,10 @@ class Follower:
                                        text=warning.text[:2000], message=warning.message))
                 events.append({"kind": "warning", "data": {"warning": warning.kind.value, "line": warning.line,
                                                            "text": warning.text[:2000], "message": warning.message}})
-            for report in result.reports:
+            for report in chunk.reports:  # the ones that matter (see ingest/chunks.py)
                 if report.has_eval or report.completed:
                     snapshots.append(report)
-                if report.has_eval or report.completed or report.epoch != self._last_event_epoch:
-                    self._last_event_epoch = report.epoch
-                    events.append({"kind": "report", "data": _report_data(report)})
+                events.append({"kind": "report", "data": _report_data(report)})
             if final is not None:
                 run.final = _final_columns(final)
                 events.append({"kind": "final", "data": run.final})
@@ -176,8 +185,7 @@ class Follower:
         messages = [{"run_id": run_id, "attempt": number, "time": now, **event} for event in events]
         if stored:
             messages.append({"run_id": run_id, "attempt": number, "time": now, "kind": "metrics",
-                             "data": {"points": [[p.key, p.x, encode_float(p.value)] for p in result.points[-1000:]],
-                                      "count": stored, "progress": self.progress}})
+                             "data": {"points": chunk.tail, "count": stored, "progress": self.progress}})
         self.yard.publish_threadsafe(messages)
         for report in snapshots:
             self.yard.take_snapshot(run_id, number, report.step, report.epoch)

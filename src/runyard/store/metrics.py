@@ -5,9 +5,9 @@ differences kept here (SQLite stores no NaN: ``NULL`` stands for it)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import chain, islice, repeat
 from typing import Any
 
 from sqlalchemy import select
@@ -33,10 +33,6 @@ def lower_is_better(key: str) -> bool:
     """Losses and errors are best when low; everything else (accuracy, …) when high."""
     lowered = key.lower()
     return "loss" in lowered or "error" in lowered or "perplexity" in lowered
-
-
-_x = itemgetter(0)
-_value = itemgetter(1)
 
 
 @dataclass
@@ -67,28 +63,27 @@ class Summary:
         if self.max is None or value > self.max:
             self.max, self.max_x = value, x
 
-    def add_batch(self, pairs: list[tuple[float, float]]) -> None:
-        """:meth:`add` for many points at once (same result, far fewer Python steps)."""
-        if len(pairs) < 8:
-            for x, value in pairs:
+    def add_columns(self, xs: list[float], values: list[float]) -> None:
+        """:meth:`add` for many points at once (same result, C-level min/max)."""
+        if len(xs) < 8:
+            for x, value in zip(xs, values, strict=True):
                 self.add(x, value)
             return
-        self.count += len(pairs)
-        first = min(pairs, key=_x)
-        last = max(pairs, key=_x)
-        if self.first_x is None or first[0] < self.first_x:
-            self.first, self.first_x = _stored(first[1]), first[0]
-        if self.last_x is None or last[0] >= self.last_x:
-            self.last, self.last_x = _stored(last[1]), last[0]
-        finite = [p for p in pairs if p[1] == p[1]]
+        self.count += len(xs)
+        low_x, high_x = min(xs), max(xs)
+        if self.first_x is None or low_x < self.first_x:
+            self.first, self.first_x = _stored(values[xs.index(low_x)]), low_x
+        if self.last_x is None or high_x >= self.last_x:
+            last = len(xs) - 1 - xs[::-1].index(high_x)  # the last write at that x wins
+            self.last, self.last_x = _stored(values[last]), high_x
+        finite = values if not any(v != v for v in values) else [v for v in values if v == v]
         if not finite:
             return
-        low = min(finite, key=_value)
-        high = max(finite, key=_value)
-        if self.min is None or low[1] < self.min:
-            self.min, self.min_x = low[1], low[0]
-        if self.max is None or high[1] > self.max:
-            self.max, self.max_x = high[1], high[0]
+        low, high = min(finite), max(finite)
+        if self.min is None or low < self.min:
+            self.min, self.min_x = low, xs[values.index(low)]
+        if self.max is None or high > self.max:
+            self.max, self.max_x = high, xs[values.index(high)]
 
     def columns(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in
@@ -104,37 +99,65 @@ def load_summaries(session: Session, run_id: int) -> dict[str, Summary]:
 def write_points(session: Session, run_id: int, summaries: dict[str, Summary],
                  points: Iterable[Sequence[Any]]) -> int:
     """Upsert points ``(key, x, value, …)`` of a run (the parser's ``MetricPoint`` as it
-    is, or plain tuples) and fold them into ``summaries``.
-
-    The hot path of a chatty run: points are grouped by key so that each summary is
-    updated once per batch with C-level min/max, not once per point.
-    """
-    by_key: dict[str, list[tuple[float, float]]] = {}
+    is, or plain tuples) and fold them into ``summaries``."""
+    columns: dict[str, tuple[list[float], list[float]]] = {}
     for point in points:
-        key = point[0]
-        group = by_key.get(key)
-        if group is None:
-            group = by_key[key] = []
-        group.append((point[1], point[2]))
-    rows: list[tuple[int, int, float, float | None]] = []
-    for key, pairs in by_key.items():
+        column = columns.get(point[0])
+        if column is None:
+            column = columns[point[0]] = ([], [])
+        column[0].append(point[1])
+        column[1].append(point[2])
+    return write_columns(session, run_id, summaries, columns)
+
+
+def write_columns(session: Session, run_id: int, summaries: dict[str, Summary],
+                  columns: Mapping[str, tuple[list[float], list[float]]]) -> int:
+    """Upsert a run's points given as columns per metric (xs, values).
+
+    The hot path of a chatty run: each summary is updated once per batch with C-level
+    min/max, and the rows are zipped together without a Python step per point.
+    """
+    parts = []
+    count = 0
+    for key, (xs, values) in columns.items():
+        if not xs:
+            continue
+        if len(set(xs)) < len(xs):  # one statement may not upsert a row twice (PostgreSQL): last wins
+            latest = dict(zip(xs, values, strict=True))
+            xs, values = list(latest), list(latest.values())
         summary = summaries.get(key)
         if summary is None:
             row = MetricKey(run_id=run_id, key=key, count=0)
             session.add(row)
             session.flush()
             summary = summaries[key] = Summary(row.id)
-        summary.add_batch(pairs)
-        key_id = summary.key_id
-        if any(v != v for _, v in pairs):  # NaN: stored as NULL
-            rows.extend((run_id, key_id, x, _stored(v)) for x, v in pairs)
-        else:
-            rows.extend((run_id, key_id, x, v) for x, v in pairs)
-    if rows:
-        sql = (f"INSERT INTO metric_points (run_id, key_id, x, value) VALUES ({_placeholders(session, 4)}) "
-               "ON CONFLICT (run_id, key_id, x) DO UPDATE SET value = excluded.value")
-        session.connection().exec_driver_sql(sql, rows)
-    return len(rows)
+        stored = [_stored(v) for v in values] if any(v != v for v in values) else values  # NaN → NULL
+        summary.add_columns(xs, values)
+        parts.append(zip(repeat(run_id), repeat(summary.key_id), xs, stored, strict=False))
+        count += len(xs)
+    _upsert_rows(session, chain.from_iterable(chain.from_iterable(parts)), count)
+    return count
+
+
+ROWS_PER_STATEMENT = 8000  # 32,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535
+
+
+def _upsert_rows(session: Session, flat: Iterable[Any], count: int) -> None:
+    """Upsert ``count`` rows given as one flat sequence of their 4 values, many rows per
+    statement: 2 to 3 times faster than ``executemany`` one row at a time (fewer round trips
+    between Python and the database, and fewer hand-overs of the GIL)."""
+    upsert = " ON CONFLICT (run_id, key_id, x) DO UPDATE SET value = excluded.value"
+    row = f"({_placeholders(session, 4)})"
+    values = iter(flat)
+    execute = session.connection().exec_driver_sql
+    full, rest = divmod(count, ROWS_PER_STATEMENT)
+    if full:
+        sql = "INSERT INTO metric_points (run_id, key_id, x, value) VALUES " + ",".join([row] * ROWS_PER_STATEMENT)
+        for _ in range(full):
+            execute(sql + upsert, tuple(islice(values, 4 * ROWS_PER_STATEMENT)))
+    if rest:
+        sql = "INSERT INTO metric_points (run_id, key_id, x, value) VALUES " + ",".join([row] * rest)
+        execute(sql + upsert, tuple(islice(values, 4 * rest)))
 
 
 def save_summaries(session: Session, summaries: dict[str, Summary], keys: Iterable[str] | None = None) -> None:

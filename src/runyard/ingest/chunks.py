@@ -1,0 +1,66 @@
+"""What one parsed chunk of a log hands to the store, in a shape that crosses a process
+boundary cheaply: points as columns per metric, and only the reports that lead to an
+event or a snapshot. Big chunks are parsed in a separate process (``parse_chunk``) while
+the follower's thread stores the previous one: the GIL stays out of it."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from runyard.protocol import ParseResult, Report, RunParser, RunWarning
+from runyard.protocol.model import encode_float
+
+LIVE_TAIL = 1000  # points announced to live subscribers per chunk
+
+
+class Position(NamedTuple):
+    """Where the parser stood after a chunk: stored with that chunk's points."""
+
+    offset: int
+    state: dict[str, Any]
+    epoch: int | None
+    total_epochs: int | None
+    step: int | None
+
+
+class Chunk(NamedTuple):
+    columns: dict[str, tuple[list[float], list[float]]]
+    points: int
+    tail: list[list[Any]]
+    reports: list[Report]
+    last_epoch: int | None
+    warnings: list[RunWarning]
+    info: dict[str, Any]
+    moved: bool
+    position: Position
+
+
+def position_of(parser: RunParser) -> Position:
+    return Position(parser.offset, parser.state(), parser.epoch, parser.total_epochs, parser.step)
+
+
+def to_chunk(result: ParseResult, position: Position, last_epoch: int | None) -> Chunk:
+    """Columns per metric, and the reports that matter: those with validation or test
+    metrics (a snapshot), the completed one, and the first of each epoch (an event)."""
+    columns: dict[str, tuple[list[float], list[float]]] = {}
+    for key, x, value, *_ in result.points:
+        column = columns.get(key)
+        if column is None:
+            column = columns[key] = ([], [])
+        column[0].append(x)
+        column[1].append(value)
+    kept = []
+    for report in result.reports:
+        if report.has_eval or report.completed or report.epoch != last_epoch:
+            last_epoch = report.epoch
+            kept.append(report)
+    tail = [[p[0], p[1], encode_float(p[2])] for p in result.points[-LIVE_TAIL:]]
+    moved = result.progress is not None or bool(result.reports)
+    return Chunk(columns, len(result.points), tail, kept, last_epoch, list(result.warnings), dict(result.info),
+                 moved, position)
+
+
+def parse_chunk(state: dict[str, Any] | None, patterns: list[str], data: bytes, last_epoch: int | None) -> Chunk:
+    """Parse ``data`` (read from the state's offset) in a worker process."""
+    parser = RunParser.from_state(state, patterns) if state else RunParser(patterns)
+    return to_chunk(parser.feed(data), position_of(parser), last_epoch)
