@@ -178,6 +178,14 @@ class RunParser:
         self._lines += count
 
     def _read_line(self, number: int, text: str) -> None:
+        if self.protocol_seen and "\r" not in text and "\b" not in text:
+            # The common line of a chatty run: one segment, only PROGRESS and patterns read.
+            body = text.strip()
+            if body.startswith(PREFIX):
+                self._read_progress(number, body)
+            elif body and self._patterns:
+                self._read_patterns(number, text, body)
+            return
         if "\b" in text:  # Keras erases its progress bar with backspaces before each \r
             text = text.replace("\b", "")
         allowed = None if self.protocol_seen else heuristics.gate(text)

@@ -61,8 +61,13 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
         )
 
     problems: list[tuple[WarningKind, str]] = []
-    epoch = _required_int(obj.get("epoch"), "epoch", problems)
-    total = _required_int(obj.get("total_epochs"), "total_epochs", problems)
+    # Plain in-range integers (the usual case) skip the general checks.
+    epoch = obj.get("epoch")
+    if type(epoch) is not int or not -MAX_INT <= epoch <= MAX_INT:
+        epoch = _required_int(epoch, "epoch", problems)
+    total = obj.get("total_epochs")
+    if type(total) is not int or not -MAX_INT <= total <= MAX_INT:
+        total = _required_int(total, "total_epochs", problems)
     if total is not None and total < 1:
         problems.append(
             (WarningKind.MISSING_FIELD, f"total_epochs must be an integer >= 1, not {total}")
@@ -81,7 +86,9 @@ def read_progress(body: str) -> ProgressFields | tuple[WarningKind, str]:
             )
             if not isinstance(status, str):
                 status = None
-    step = _as_int(obj.get("step"))
+    step = obj.get("step")
+    if type(step) is not int or not 0 <= step <= MAX_INT:
+        step = _as_int(step)
     if step is not None and step < 0:
         step = None
 
