@@ -42,25 +42,29 @@ def position_of(parser: RunParser) -> Position:
 def to_chunk(result: ParseResult, position: Position, last_epoch: int | None) -> Chunk:
     """Columns per metric, and the reports that matter: those with validation or test
     metrics (a snapshot), the completed one, and the first of each epoch (an event)."""
-    columns: dict[str, tuple[list[float], list[float]]] = {}
+    columns = result.columns
     for key, x, value, *_ in result.points:
         column = columns.get(key)
         if column is None:
             column = columns[key] = ([], [])
         column[0].append(x)
         column[1].append(value)
+    count = sum(len(xs) for xs, _ in columns.values())
     kept = []
     for report in result.reports:
         if report.has_eval or report.completed or report.epoch != last_epoch:
             last_epoch = report.epoch
             kept.append(report)
-    tail = [[p[0], p[1], encode_float(p[2])] for p in result.points[-LIVE_TAIL:]]
+    share = max(1, LIVE_TAIL // max(1, len(columns)))
+    tail = [[key, x, encode_float(v)] for key, (xs, values) in columns.items()
+            for x, v in zip(xs[-share:], values[-share:], strict=True)]
     moved = result.progress is not None or bool(result.reports)
-    return Chunk(columns, len(result.points), tail, kept, last_epoch, list(result.warnings), dict(result.info),
+    return Chunk(columns, count, tail, kept, last_epoch, list(result.warnings), dict(result.info),
                  moved, position)
 
 
 def parse_chunk(state: dict[str, Any] | None, patterns: list[str], data: bytes, last_epoch: int | None) -> Chunk:
     """Parse ``data`` (read from the state's offset) in a worker process."""
     parser = RunParser.from_state(state, patterns) if state else RunParser(patterns)
+    parser.emit_columns = True
     return to_chunk(parser.feed(data), position_of(parser), last_epoch)

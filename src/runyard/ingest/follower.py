@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from runyard.service.lifecycle import LiveAttempt
 
 log = logging.getLogger(__name__)
-CHUNK = 8 << 20  # bytes read per step: big enough for throughput, small enough to commit often
-BIG_CHUNK = 1 << 20  # a gain at least this big is parsed in the parse process
+CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough that the last
+# chunk of a burst (parsed, then stored, with nothing left to overlap) is quick
+BIG_CHUNK = 256 << 10  # a gain at least this big is parsed in the parse process
 
 
 class Follower:
@@ -95,30 +96,41 @@ class Follower:
         next is parsed there: parse and store overlap on two cores. (A writer *thread*
         does not help: SQLite drops and re-takes the GIL for every row it writes.)
         """
+        aligned = self.position == self.parser.offset  # the parser holds no partial line
         data = self._read()
         if not data:
             return False
-        pool = self.yard.parse_pool() if len(data) >= BIG_CHUNK else None
+        pool = self.yard.parse_pool() if aligned and len(data) >= BIG_CHUNK else None
         if pool is None:
-            result = self.parser.feed(data)
-            self._store(to_chunk(result, position_of(self.parser), self._last_event_epoch))
+            self._parse_here(data)
             return True
-        self.position = self.parser.offset  # the worker reads whole lines from a line boundary
         patterns = self.patterns
-        future: Future[Chunk] | None = pool.submit(parse_chunk, self.parser.state(), patterns, self._read(), self._last_event_epoch)
+        offset = self.parser.offset
+        future: Future[Chunk] | None = pool.submit(parse_chunk, self.parser.state(), patterns, data,
+                                                   self._last_event_epoch)
         while future is not None:
             try:
                 chunk = future.result()
             except BrokenProcessPool:
                 self.yard.parse_pool_broken()
                 raise
-            self.position = chunk.position.offset
+            self.parser = RunParser.from_state(chunk.position.state, patterns)
+            if chunk.position.offset == offset:
+                # Not one whole line in the chunk (a line longer than a chunk): read it here,
+                # where the parser keeps a partial line between steps.
+                self.position = offset
+                self._parse_here(self._read())
+                return True
+            offset = self.position = chunk.position.offset  # the worker read whole lines only
             data = self._read()
             future = (pool.submit(parse_chunk, chunk.position.state, patterns, data, chunk.last_epoch)
                       if data else None)
             self._store(chunk)
-        self.parser = RunParser.from_state(chunk.position.state, patterns)
         return True
+
+    def _parse_here(self, data: bytes) -> None:
+        result = self.parser.feed(data)
+        self._store(to_chunk(result, position_of(self.parser), self._last_event_epoch))
 
     def finish(self, exit_code: int | None, signalled: bool) -> None:
         while self.step():

@@ -137,6 +137,8 @@ class ParseResult:
     """
 
     points: list[MetricPoint] = field(default_factory=list)
+    columns: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    """With ``RunParser.emit_columns``: the points as (xs, values) per metric instead."""
     info: dict[str, str | bool] = field(default_factory=dict)
     progress: Progress | None = None
     reports: list[Report] = field(default_factory=list)

@@ -101,6 +101,9 @@ class RunParser:
         self._keras_counter = 0
         self._keras_evaluating = False
         self._result = ParseResult()
+        self.emit_columns = False
+        """True: points come as ``ParseResult.columns`` (the ingester's parse process, which
+        only needs columns), not as ``MetricPoint`` tuples."""
 
     @property
     def lines(self) -> int:
@@ -327,7 +330,16 @@ class RunParser:
         The hot path of a chatty run: kept to plain loops and set operations on purpose.
         """
         result, epoch = self._result, self.epoch
-        result.points += [_new(MetricPoint, (n, x, v, epoch, step, number)) for n, v in metrics.items()]
+        if self.emit_columns:
+            columns = result.columns
+            for name, value in metrics.items():
+                column = columns.get(name)
+                if column is None:
+                    column = columns[name] = ([], [])
+                column[0].append(x)
+                column[1].append(value)
+        else:
+            result.points += [_new(MetricPoint, (n, x, v, epoch, step, number)) for n, v in metrics.items()]
         kinds = _NAME_KINDS
         accuracies = []
         has_eval = False
