@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from runyard.domain.status import RunStatus
 from runyard.executors.local import LocalExecutor
 from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
 from runyard.ingest.artifacts import write_run_outputs
+from runyard.ingest.chunks import die_with_parent
 from runyard.ingest.eventlog import append_events
 from runyard.ingest.follower import Follower
 from runyard.ingest.snapshots import take_snapshot
@@ -118,7 +120,10 @@ class Yard:
         if not self._parse_pool_ok:
             return None
         if self._parse_pool is None:
-            self._parse_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._parse_pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent, initargs=(os.getpid(),),
+            )
         return self._parse_pool
 
     def parse_pool_broken(self) -> None:

@@ -5,6 +5,9 @@ the follower's thread stores the previous one: the GIL stays out of it."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any, NamedTuple
 
 from runyard.protocol import ParseResult, Report, RunParser, RunWarning
@@ -61,6 +64,18 @@ def to_chunk(result: ParseResult, position: Position, last_epoch: int | None) ->
     moved = result.progress is not None or bool(result.reports)
     return Chunk(columns, count, tail, kept, last_epoch, list(result.warnings), dict(result.info),
                  moved, position)
+
+
+def die_with_parent(parent: int) -> None:
+    """Initializer of the parse process: exit when the daemon is gone, even after a
+    ``kill -9`` (a pool worker blocked on its queue would otherwise live on as an orphan)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="runyard-parent-watch", daemon=True).start()
 
 
 def parse_chunk(state: dict[str, Any] | None, patterns: list[str], data: bytes, last_epoch: int | None) -> Chunk:
