@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runyard.cli.render import format_span, gpus_text
+from runyard.domain.metrics import lower_is_better
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -98,12 +99,6 @@ def csv_number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
-
-
-def best_is_min(key: str) -> bool:
-    """Lower is better for losses and errors (as the API's summary decides ``best``)."""
-    name = key.lower()
-    return "loss" in name or "error" in name
 
 
 # ---- show ------------------------------------------------------------------------------
@@ -343,7 +338,7 @@ def _best_index(key: str, row: list[Any]) -> int | None:
     finite = [(i, v) for i, v in numbers if v is not None and math.isfinite(v)]
     if len(finite) < 2 or len({v for _, v in finite}) < 2:
         return None
-    pick = min if best_is_min(key) else max
+    pick = min if lower_is_better(key) else max
     return pick(finite, key=lambda item: item[1])[0]
 
 

@@ -20,9 +20,8 @@ def _record(message: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if message["kind"] == "report":
         numbers = {k: v for k, v in (data.get("metrics") or {}).items() if isinstance(v, (int, float))}
-        extra = {"epoch": data.get("epoch"), "step": data.get("step"),
-                 "losses": {k: v for k, v in numbers.items() if "loss" in k},
-                 "metrics": {k: v for k, v in numbers.items() if "loss" not in k},
+        # event_record splits the numbers into losses and metrics by name.
+        extra = {"epoch": data.get("epoch"), "step": data.get("step"), "metrics": numbers,
                  "epoch_time_s": data.get("epoch_time_s")}
     return event_record(message["kind"], message["time"], run_id=message["run_id"], attempt=message.get("attempt"),
                         data=data, **extra)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from runyard.domain.metrics import lower_is_better
 from runyard.domain.status import RunStatus
 from runyard.errors import Conflict
 from runyard.service.render import number, render_run
 from runyard.service.runs import load_run
-from runyard.store.metrics import delete_metrics, lower_is_better, metric_keys, read_series
+from runyard.store.metrics import delete_metrics, metric_keys, read_series
 from runyard.store.tables import Attempt, Event, Run, RunWarning
 
 if TYPE_CHECKING:

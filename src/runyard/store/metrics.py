@@ -29,12 +29,6 @@ def _loaded(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def lower_is_better(key: str) -> bool:
-    """Losses and errors are best when low; everything else (accuracy, …) when high."""
-    lowered = key.lower()
-    return "loss" in lowered or "error" in lowered or "perplexity" in lowered
-
-
 @dataclass
 class Summary:
     """Running summary of one series; exact after :func:`recompute_summaries`."""
@@ -94,20 +88,6 @@ def load_summaries(session: Session, run_id: int) -> dict[str, Summary]:
     rows = session.scalars(select(MetricKey).where(MetricKey.run_id == run_id))
     return {row.key: Summary(row.id, **{k: getattr(row, k) for k in Summary.__dataclass_fields__ if k != "key_id"})
             for row in rows}
-
-
-def write_points(session: Session, run_id: int, summaries: dict[str, Summary],
-                 points: Iterable[Sequence[Any]]) -> int:
-    """Upsert points ``(key, x, value, …)`` of a run (the parser's ``MetricPoint`` as it
-    is, or plain tuples) and fold them into ``summaries``."""
-    columns: dict[str, tuple[list[float], list[float]]] = {}
-    for point in points:
-        column = columns.get(point[0])
-        if column is None:
-            column = columns[point[0]] = ([], [])
-        column[0].append(point[1])
-        column[1].append(point[2])
-    return write_columns(session, run_id, summaries, columns)
 
 
 def write_columns(session: Session, run_id: int, summaries: dict[str, Summary],
