@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 RESULTS = Path(__file__).parent / "results"
+START = "from runyard.daemon import serve; from runyard.settings import Settings; serve(Settings(), port_fallback=True)"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -41,3 +47,44 @@ def write_results(name: str, figures: dict[str, Any]) -> Path:
     path.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return path
+
+
+class Daemon:
+    """A real daemon (``runyard serve``) in its own process, on a free port, with no GPUs."""
+
+    def __init__(self, home: Path, **settings: str) -> None:
+        env = {
+            **os.environ,
+            "RUNYARD_HOME": str(home),
+            "RUNYARD_PORT": "0",
+            "RUNYARD_CPU_SLOTS": "1",
+            "RUNYARD_GPU_INVENTORY": str(home / "none.json"),
+            **{f"RUNYARD_{k.upper()}": v for k, v in settings.items()},
+        }
+        home.mkdir(parents=True)
+        (home / "none.json").write_text('{"gpus": []}')
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", START],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while not (home / "server.json").exists():
+            time.sleep(0.02)
+        info = json.loads((home / "server.json").read_text())
+        self.url, self.token = info["url"], info["token"]
+        self.client = httpx.Client(
+            base_url=info["url"], headers={"Authorization": f"Bearer {info['token']}"}
+        )
+        self.env = env
+
+    def submit(self, argv: list[str]) -> int:
+        answer = self.client.post(
+            "/api/v1/runs", json={"command": argv, "workdir": "/tmp", "gpus_min": 0}
+        )
+        answer.raise_for_status()
+        return int(answer.json()["id"])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()

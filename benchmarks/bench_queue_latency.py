@@ -8,7 +8,6 @@ run when it is installed (`apt-get install task-spooler`). Goals: median < 50 ms
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -17,14 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import summary_ms, write_results
+from _common import Daemon, summary_ms, write_results
 
 # bash's $EPOCHREALTIME stamps start and end without another fork (as the peer benchmark does).
 JOB = 's=$EPOCHREALTIME; e=$EPOCHREALTIME; echo "$s $e" > {d}/{i}'
-START = "from runyard.daemon import serve; from runyard.settings import Settings; serve(Settings(), port_fallback=True)"
 
 
 def stamps(directory: Path, count: int) -> list[tuple[float, float]]:
@@ -42,43 +38,6 @@ def wait_files(directory: Path, count: int, timeout: float = 300) -> None:
             raise SystemExit(f"only {len(list(directory.iterdir()))} of {count} runs finished")
         time.sleep(0.01)
     time.sleep(0.05)
-
-
-class Daemon:
-    def __init__(self, home: Path) -> None:
-        env = {
-            **os.environ,
-            "RUNYARD_HOME": str(home),
-            "RUNYARD_PORT": "0",
-            "RUNYARD_CPU_SLOTS": "1",
-            "RUNYARD_GPU_INVENTORY": str(home / "none.json"),
-        }
-        home.mkdir(parents=True)
-        (home / "none.json").write_text('{"gpus": []}')
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", START],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        while not (home / "server.json").exists():
-            time.sleep(0.02)
-        info = json.loads((home / "server.json").read_text())
-        self.client = httpx.Client(
-            base_url=info["url"], headers={"Authorization": f"Bearer {info['token']}"}
-        )
-        self.env = env
-
-    def submit(self, argv: list[str]) -> int:
-        answer = self.client.post(
-            "/api/v1/runs", json={"command": argv, "workdir": "/tmp", "gpus_min": 0}
-        )
-        answer.raise_for_status()
-        return int(answer.json()["id"])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait()
 
 
 def runyard_figures(root: Path, runs: int, idle: int) -> dict[str, dict[str, float]]:

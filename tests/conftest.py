@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,35 @@ async def wait_for(
 
 def log_of(core: Yard, run_id: int, attempt: int = 1) -> str:
     return (core.attempt_dir(run_id, attempt) / "output.log").read_text(errors="replace")
+
+
+TOKEN = "test-token"
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn serving the app of a yard, on a free loopback port."""
+
+    url: str
+    ws_url: str
+    token: str = TOKEN
+
+
+@pytest.fixture
+async def live_server(yard: Yard) -> AsyncIterator[LiveServer]:
+    import uvicorn
+
+    from runyard.server.app import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(yard, TOKEN), log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)
+    sock.close()

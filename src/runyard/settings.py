@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     token: str | None = Field(
         None, description="API token; default: a new random one per daemon, written to server.json"
     )
+    cors_origins: str | None = Field(
+        None, description="comma-separated origins allowed to call the API from a browser (default: none, no CORS)"
+    )
+    max_body_bytes: int = Field(16 << 20, ge=1024, description="largest request body the API accepts (413 above)")
+    stream_buffer: int = Field(
+        1000, ge=10, description="messages kept per live-stream client; a slower client is told what it missed"
+    )
     gpus: str | None = Field(None, description="comma-separated GPU indices runyard may use (default: all)")
     gpu_inventory: Path | None = Field(
         None, description="declared inventory JSON read in place of NVML (machines without NVIDIA GPUs, tests)"

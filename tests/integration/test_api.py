@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
 import pytest
+from fastapi.routing import APIWebSocketRoute
 
 from runyard.server.app import create_app
 from tests.conftest import python, wait_for
@@ -24,16 +26,105 @@ async def api(yard):
         yield client
 
 
+async def websocket_first_answer(app, path: str, headers: list[tuple[bytes, bytes]] = ()) -> dict:
+    """What an ASGI app answers first to a WebSocket handshake on ``path``."""
+    sent: list[dict] = []
+    path, _, query = path.partition("?")
+    scope = {"type": "websocket", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+             "headers": list(headers), "scheme": "ws", "server": ("runyard", 80), "client": ("127.0.0.1", 1),
+             "root_path": "", "subprotocols": [], "asgi": {"version": "3.0"}}
+    queue = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict:
+        if queue:
+            return queue.pop(0)
+        await asyncio.sleep(3600)
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    task = asyncio.create_task(app(scope, receive, send))
+    while not sent and not task.done():
+        await asyncio.sleep(0.01)
+    task.cancel()
+    return sent[0]
+
+
+def route_table(routes, prefix: str = ""):
+    """(path, route) of every route, also inside included routers (which FastAPI keeps
+    as lazy wrappers holding the original router and the include prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from route_table(included.routes, prefix + route.include_context.prefix)
+        elif hasattr(route, "path"):
+            yield prefix + route.path, route
+
+
 async def test_every_route_refuses_a_request_without_the_token(api):
-    paths = api.app.openapi()["paths"]
-    assert len(paths) >= 8
-    for template, operations in paths.items():
+    """Walks the app's route table, so that a new route cannot forget the token: every
+    HTTP route (the API docs too) answers 401, every WebSocket refuses the handshake."""
+    routes = list(route_table(api.app.routes))
+    http = [(m, path) for path, r in routes for m in (getattr(r, "methods", None) or ()) if m != "HEAD"]
+    sockets = [path for path, r in routes if isinstance(r, APIWebSocketRoute)]
+    assert len(http) >= 25 and len(sockets) >= 2
+    assert {"/docs", "/openapi.json"} <= {path for _, path in http}
+    for method, template in http:
         path = re.sub(r"\{[^}]+\}", "1", template)
-        for method in operations:
-            for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
-                answer = await api.request(method, path, headers=headers)
-                assert answer.status_code == 401, (method, path)
-                assert answer.json()["error"] == "unauthorized"
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"},
+                        {"Authorization": "", "Cookie": "runyard_token=wrong"}):
+            answer = await api.request(method, path, headers=headers)
+            assert answer.status_code == 401, (method, path)
+            assert answer.json()["error"] == "unauthorized"
+    for template in sockets:
+        path = re.sub(r"\{[^}]+\}", "1", template)
+        for query in ("", "?token=wrong"):
+            first = await websocket_first_answer(api.app, path + query)
+            assert first == {"type": "websocket.close", "code": 4401, "reason": "missing or wrong token"}, path
+        first = await websocket_first_answer(api.app, path + f"?token={TOKEN}")
+        assert first["type"] == "websocket.accept", path
+
+
+async def test_a_visit_with_the_token_sets_a_session_cookie_that_works_alone(api):
+    first = await api.get(f"/api/v1/health?token={TOKEN}", headers={"Authorization": ""})
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith(f"runyard_token={TOKEN};") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    api.cookies.clear()
+    again = await api.get("/api/v1/runs", headers={"Authorization": "", "Cookie": f"runyard_token={TOKEN}"})
+    assert again.status_code == 200 and "set-cookie" not in again.headers
+    docs = await api.get("/openapi.json")
+    assert docs.status_code == 200 and "/api/v1/runs/{run_id}/stream" in docs.json()["paths"]
+
+
+async def test_no_cors_unless_configured(api, yard):
+    preflight = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    answer = await api.options("/api/v1/runs", headers=preflight)
+    assert "access-control-allow-origin" not in answer.headers
+    yard.settings.cors_origins = "http://elsewhere.example"
+    allowed = create_app(yard, TOKEN)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=allowed), base_url="http://runyard") as client:
+        answer = await client.options("/api/v1/runs", headers=preflight)
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == "http://elsewhere.example"
+        refused = await client.options("/api/v1/runs", headers={**preflight, "Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_an_oversized_body_is_refused_with_413(api, yard):
+    big = {"command": ["true"], "workdir": "/tmp", "env": {"X": "y" * (yard.settings.max_body_bytes + 10)}}
+    answer = await api.post("/api/v1/runs", json=big)
+    assert answer.status_code == 413 and answer.json()["error"] == "too_large"
+
+    async def chunked():  # no Content-Length: counted while read
+        yield b'{"command": ["true"], "workdir": "/tmp", "name": "'
+        for _ in range(yard.settings.max_body_bytes // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    answer = await api.post("/api/v1/runs", content=chunked(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert (await api.get("/api/v1/runs")).json()["runs"] == []  # nothing was submitted
 
 
 async def test_the_token_works_as_a_query_parameter(api):

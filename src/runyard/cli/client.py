@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from runyard.settings import Settings
 
 API = "/api/v1"
+LIST_PAGE = 1000  # runs per request when the CLI reads a long list (the API's most)
 HEALTH_TIMEOUT_S = 2.0
 
 
@@ -268,6 +269,28 @@ class DaemonClient:
             raise _error_from(response)
         return response
 
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """:meth:`request` with the body left unread, for answers too big to hold
+        (``response.iter_bytes()``); a transport failure while reading it is
+        :class:`DaemonUnavailable` too."""
+        import httpx
+
+        try:
+            with self._http.stream(method, f"{API}{path}", **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from(response)
+                yield response
+        except httpx.TimeoutException:
+            raise DaemonUnavailable(
+                f"the daemon at {self.info.url} did not answer {method} {path} in time"
+            ) from None
+        except httpx.TransportError as error:
+            raise DaemonUnavailable(
+                f"lost the daemon at {self.info.url}: {error or type(error).__name__}"
+            ) from None
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         try:
@@ -285,18 +308,49 @@ class DaemonClient:
         result: dict[str, Any] = self._json("POST", "/runs", json=spec)
         return result
 
+    def list_page(
+        self,
+        statuses: list[str] | None = None,
+        tags: list[str] | None = None,
+        *,
+        sort: str = "id",
+        search: str | None = None,
+        limit: int = LIST_PAGE,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the run list: ``runs``, ``next_cursor``, ``total`` and ``counts``."""
+        params: list[tuple[str, str | int]] = [("status", s) for s in statuses or ()]
+        params += [("tag", t) for t in tags or ()]
+        params += [("sort", sort), ("limit", limit)]
+        if search:
+            params.append(("q", search))
+        if cursor:
+            params.append(("cursor", cursor))
+        body: dict[str, Any] = self._json("GET", "/runs", params=params)
+        return body
+
     def list_runs(
         self,
         statuses: list[str] | None = None,
         tags: list[str] | None = None,
+        *,
+        sort: str = "id",
+        search: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        params: list[tuple[str, str | int]] = [("status", s) for s in statuses or ()]
-        params += [("tag", t) for t in tags or ()]
-        if limit is not None:
-            params.append(("limit", limit))
-        body = self._json("GET", "/runs", params=params)
-        runs: list[dict[str, Any]] = body["runs"] if isinstance(body, dict) else body
+        """The matching runs in ``sort`` order (all of them, or the first ``limit``), read
+        page after page with the list's cursor."""
+        runs: list[dict[str, Any]] = []
+        cursor = None
+        while limit is None or len(runs) < limit:
+            size = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(runs))
+            body = self.list_page(
+                statuses, tags, sort=sort, search=search, limit=size, cursor=cursor
+            )
+            runs += body["runs"]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                break
         return runs
 
     def get_run(self, run_id: int) -> dict[str, Any]:

@@ -1,22 +1,24 @@
 """Reading what runs printed as numbers: ``metrics``, ``export``, ``compare``, ``reingest``.
 
-All of it is built from the daemon's metric endpoints (``/runs/{id}/metrics``,
-``/metrics/summary``, ``/reingest``); exporting and comparing several runs happen here,
-in the client. Choices made here:
+All of it comes from the daemon's metric endpoints (``/runs/{id}/metrics``,
+``/metrics/summary``, ``/reingest``, ``/exports``); comparing several runs happens here,
+in the client, while the daemon makes exports (``service/exports.py``) and ``export``
+writes the bytes it sends. Choices made here:
 
 - ``metrics --csv`` is long: ``x,key,value``, key by key, each in x order (the shape every
   plotting tool pivots from, and it needs no epoch/step the series does not carry).
 - ``export --format csv`` is wide: ``run_id,x,epoch,step`` and one column per metric of
-  all the runs; epoch and step of each x come from the run's report events, else from x
-  (see ``render_metrics``).
+  all the runs; epoch and step of each x come from the run's report events, else from x.
 - ``compare --step N`` takes, for each run and key, the value at the largest x ≤ N.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +29,8 @@ from runyard.cli.selectors import parse_run_id, parse_selection, require_selecti
 from runyard.errors import RunyardError
 
 if TYPE_CHECKING:
+    import httpx
+
     from runyard.cli.client import DaemonClient
 
 ENDED = frozenset({"completed", "failed", "cancelled", "lost"})
@@ -72,35 +76,6 @@ def fetch_summary(client: DaemonClient, run_id: int) -> dict[str, dict[str, Any]
     body = _get_json(client, "GET", f"/runs/{run_id}/metrics/summary")
     keys: dict[str, dict[str, Any]] = body.get("keys") or {}
     return keys
-
-
-EVENTS_PAGE = 10_000
-
-
-def fetch_axes(client: DaemonClient, run_id: int) -> dict[float, tuple[Any, Any]]:
-    """x → (epoch, step) from the run's ``report`` events; empty from a daemon without them."""
-    axes: dict[float, tuple[Any, Any]] = {}
-    after = 0
-    while True:
-        try:
-            body = _get_json(
-                client,
-                "GET",
-                f"/runs/{run_id}/events",
-                params={"after": after, "limit": EVENTS_PAGE},
-            )
-        except ApiError as error:
-            if error.error == "no_metrics_api":
-                return axes
-            raise
-        events = body.get("events") or []
-        for event in events:
-            data = event.get("data") or {}
-            if event.get("kind") == "report" and isinstance(data.get("x"), int | float):
-                axes[float(data["x"])] = (data.get("epoch"), data.get("step"))
-        if len(events) < EVENTS_PAGE:
-            return axes
-        after = int(events[-1]["id"])
 
 
 def _existing_runs(client: DaemonClient, selection_args: Any) -> list[dict[str, Any]]:
@@ -197,6 +172,8 @@ def _nothing(run_id: int, wanted: list[str]) -> None:
 
 # ---- export ----------------------------------------------------------------------------
 
+MAX_EXPORT_RUNS = 1000  # the daemon's bound: run ids travel in the query string
+
 
 def export(
     ctx: typer.Context,
@@ -223,7 +200,8 @@ def export(
 
     CSV: one row per run and x; epoch and step as the run's reports gave them (where none
     did, x is the step when the run printed steps, else the epoch). JSON: a list of runs as
-    `show --json` prints them, each with "series": {key: [[x, value], ...]}.
+    the API shows them (`show --json` has the same fields), one per line, each with
+    "series": {key: [[x, value], ...]}. The daemon makes the file; it is written as it comes.
     """
     fmt = (format_ or (output.suffix.lstrip(".") if output else "") or "csv").lower()
     if fmt not in ("csv", "json"):
@@ -235,38 +213,82 @@ def export(
     if not picked:
         warn("no runs match")
         raise typer.Exit(EXIT_FAILURE)
-    full = [client.get_run(int(r["id"])) for r in picked]
-    series = [fetch_series(client, int(r["id"])).get("series") or {} for r in full]
-    pairs = list(zip(full, series, strict=True))
-    axes = [fetch_axes(client, int(r["id"])) for r in full] if fmt == "csv" else []
-    if output is None:
-        _write_export(fmt, pairs, axes, sys.stdout)
-        return
-    try:
-        with open(output, "w", newline="", encoding="utf-8") as out:
-            count = _write_export(fmt, pairs, axes, out)
-    except OSError as error:
-        raise RunyardError(f"cannot write {output}: {error.strerror or error}") from None
-    what = f"{count} rows of {len(full)} runs" if fmt == "csv" else f"{count} runs"
+    if len(picked) > MAX_EXPORT_RUNS:
+        raise CliUsageError(
+            f"{len(picked)} runs: export at most {MAX_EXPORT_RUNS} at once (pick fewer)"
+        )
+    params = [("run", str(r["id"])) for r in picked] + [("format", fmt)]
+    with _export_stream(client, params) as response:
+        if output is None:
+            sys.stdout.flush()
+            for chunk in response.iter_bytes():
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        rows = _save(response.iter_bytes(), output)
+    what = f"{rows} rows of {len(picked)} runs" if fmt == "csv" else f"{len(picked)} runs"
     warn(f"wrote {what} to {output}")
 
 
-def _write_export(
-    fmt: str,
-    runs: list[tuple[dict[str, Any], dict[str, Any]]],
-    axes: list[dict[float, tuple[Any, Any]]],
-    out: TextIO,
-) -> int:
-    from runyard.cli.render import flat_run, print_json
-    from runyard.cli.render_metrics import plain_series, write_export_csv
+def _save(chunks: Iterable[bytes], output: Path) -> int:
+    """Write the chunks to ``output``; the CSV data rows among them. A failure midway removes
+    the file: half an export must not pass for a whole one."""
+    rows = _CsvRows()
+    opened = False
+    try:
+        with open(output, "wb") as out:
+            opened = True
+            for chunk in chunks:
+                out.write(chunk)
+                rows.feed(chunk)
+    except BaseException as error:
+        if opened:
+            output.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise RunyardError(f"cannot write {output}: {error.strerror or error}") from None
+        raise
+    return rows.count
 
-    if fmt == "csv":
-        return write_export_csv(runs, out, axes)
-    print_json(
-        [flat_run(run, metrics=True) | {"series": plain_series(series)} for run, series in runs],
-        out,
-    )
-    return len(runs)
+
+@contextmanager
+def _export_stream(client: DaemonClient, params: list[tuple[str, str]]) -> Iterator[httpx.Response]:
+    """``GET /exports``, the body unread; an older daemon without it says so."""
+    try:
+        with client.stream("GET", "/exports", params=params) as response:
+            yield response
+    except ApiError as error:
+        # The app's 404 for a route it does not have (a run it lacks names the run).
+        if error.status_code in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
+            raise ApiError(
+                error.status_code,
+                "no_export_api",
+                "the daemon has no exports endpoint: it is older than this runyard"
+                " (restart it: runyard shutdown)",
+            ) from None
+        raise
+
+
+class _CsvRows:
+    """Counts the data rows of a CSV as it streams: the newlines after the header's (the
+    header may quote a metric name with a newline in it; data rows are numbers)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._in_header = True
+        self._quoted = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._in_header:
+            for i, byte in enumerate(chunk):
+                if byte == ord('"'):
+                    self._quoted = not self._quoted
+                elif byte == ord("\n") and not self._quoted:
+                    self._in_header = False
+                    chunk = chunk[i + 1 :]
+                    break
+            else:
+                return
+        self.count += chunk.count(b"\n")
 
 
 # ---- compare ---------------------------------------------------------------------------

@@ -8,7 +8,13 @@ import typer
 from runyard.cli.context import CliContext, ColorOption, state, warn
 from runyard.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ApiError, CliUsageError
 from runyard.cli.options import JsonOption, StatusOption, TagOption
-from runyard.cli.selectors import parse_run_id, parse_selection, parse_statuses, resolve
+from runyard.cli.selectors import (
+    STATUS_NAMES,
+    parse_run_id,
+    parse_selection,
+    parse_statuses,
+    resolve,
+)
 
 RECENT_FINISHED = 20  # the table hides older finished runs unless asked (--all, a filter)
 FINISHED = frozenset({"completed", "failed", "cancelled", "lost"})
@@ -38,16 +44,27 @@ def list_queue(
     json_out: bool = False,
     limit: int | None = None,
     everything: bool = False,
+    sort: str | None = None,
+    search: str | None = None,
 ) -> None:
-    """Print the runs; the table leaves out all but the latest finished ones unless filtered."""
+    """Print the runs; the table leaves out all but the latest finished ones unless filtered.
+
+    In id order, unless ``sort`` asks for the daemon's order (``--limit`` then takes the
+    first N of it rather than the last N ids).
+    """
     wanted = parse_statuses(statuses or ())
-    tag_set = set(tags or ())
-    runs = cli.client().list_runs(statuses=wanted, tags=sorted(tag_set), limit=limit)
-    if tag_set:  # the daemon filters too (any of the tags); this keeps the meaning ours
-        runs = [r for r in runs if tag_set & set(r.get("tags") or ())]
-    shown, hidden = select_for_listing(
-        runs, limit=limit, everything=everything or json_out or bool(wanted or tag_set)
-    )
+    tag_list = sorted(set(tags or ()))
+    client = cli.client()
+    hidden = 0
+    if sort is not None:
+        shown = client.list_runs(wanted, tag_list, sort=sort, search=search, limit=limit)
+    elif limit is not None:
+        latest = client.list_runs(wanted, tag_list, sort="-id", search=search, limit=limit)
+        shown = latest[::-1]
+    elif everything or json_out or wanted or tag_list or search:
+        shown = client.list_runs(wanted, tag_list, search=search)
+    else:
+        shown, hidden = _queue_and_recent(client)
     if json_out:
         from runyard.cli.render import flat_run, print_json
 
@@ -60,19 +77,50 @@ def list_queue(
         warn(f"{hidden} older finished runs not shown (runyard ls --all)")
 
 
+def _queue_and_recent(client: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every unfinished run and the latest finished ones, and how many finished runs that
+    leaves out: two requests, however many runs the daemon keeps."""
+    unfinished = client.list_runs(sorted(set(STATUS_NAMES) - FINISHED))
+    recent = client.list_page(sorted(FINISHED), sort="-id", limit=RECENT_FINISHED)
+    # A run that ended between the two requests is in both: its finished self wins.
+    merged = {int(r["id"]): r for r in [*unfinished, *recent["runs"]]}
+    shown, _ = select_for_listing(list(merged.values()), limit=None, everything=False)
+    hidden = int(recent.get("total", len(recent["runs"]))) - len(recent["runs"])
+    return shown, max(0, hidden)
+
+
 def ls(
     ctx: typer.Context,
     status: StatusOption = None,
     tag: TagOption = None,
     json_out: JsonOption = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N runs.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only the last N runs (with --sort: the first N in that order)."),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", "-a", help="Every run, old finished ones too.")
     ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help="Order by id, name, status, priority, created_at, started_at, finished_at, "
+            "duration, attempts or metric:KEY[:last|best|min|max]; a leading '-' for descending "
+            "(runs without the value come last).",
+            show_default=False,
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="Only runs whose name or command contains this text (any case).",
+            show_default=False,
+        ),
+    ] = None,
     color: ColorOption = None,
 ) -> None:
     """List runs: the queue, what runs, and the latest finished runs; for a waiting run, why."""
-    list_queue(state(ctx, color), status, tag, json_out, limit, all_)
+    list_queue(state(ctx, color), status, tag, json_out, limit, all_, sort, search)
 
 
 def show(

@@ -1,20 +1,17 @@
-"""What the CLI prints about a run's metrics: ``show``'s sections, ``metrics``, ``export``
-and ``compare``. Pure functions of the daemon's JSON, so they are tested with plain dicts.
+"""What the CLI prints about a run's metrics: ``show``'s sections, ``metrics`` and
+``compare`` (``export`` writes what the daemon makes). Pure functions of the daemon's JSON,
+so they are tested with plain dicts.
 
 Numbers arrive as the API writes them: non-finite values are the strings ``"NaN"``,
 ``"Infinity"`` and ``"-Infinity"``; they are kept as such in JSON and CSV (Python's
-``float()`` and pandas read them back) and printed as they are in tables.
-
-A series point is ``[x, value]``: the CSV of ``export`` takes each x's epoch and step from
-the run's ``report`` events, and where none names that x derives them from what x is
-(PROTOCOL.md §2): the step when the run printed steps, else the epoch (the other left empty).
+``float()`` and pandas read them back) and printed as they are in tables. A series point
+is ``[x, value]``.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runyard.cli.render import format_span, gpus_text
@@ -219,60 +216,6 @@ def write_series_csv(series: Series, out: TextIO) -> int:
 def plain_series(series: Series) -> Series:
     """``{name: [[x, value], ...]}`` exactly, in key order, whatever else a point carries."""
     return {key: [[p[0], p[1]] for p in series[key]] for key in sorted(series)}
-
-
-# ---- export ----------------------------------------------------------------------------
-
-
-def x_is_step(run: dict[str, Any]) -> bool:
-    """Whether the run's x is its step (it printed steps) rather than its epoch."""
-    return (run.get("progress") or {}).get("step") is not None
-
-
-Axes = dict[float, tuple[Any, Any]]
-"""x → (epoch, step) as the run's reports said (from its ``report`` events)."""
-
-
-def export_rows(
-    run: dict[str, Any], series: Series, keys: Sequence[str], axes: Axes | None = None
-) -> Iterable[list[str]]:
-    """One CSV row per x of one run: ``run_id, x, epoch, step, <keys>`` (empty where none).
-
-    Epoch and step come from ``axes`` where a report names them; else x stands for the step
-    when the run printed steps, otherwise for the epoch."""
-    by_x: dict[float, dict[str, Any]] = {}
-    for key, points in series.items():
-        for x, value, *_ in points:
-            by_x.setdefault(float(x), {})[key] = value
-    steps = x_is_step(run)
-    for x in sorted(by_x):
-        values = by_x[x]
-        if axes and x in axes:
-            epoch, step = (csv_number(a) for a in axes[x])
-        else:
-            epoch, step = ("", csv_number(x)) if steps else (csv_number(x), "")
-        yield [
-            str(run["id"]),
-            csv_number(x),
-            epoch,
-            step,
-            *(csv_number(values.get(k)) for k in keys),
-        ]
-
-
-def write_export_csv(
-    runs: list[tuple[dict[str, Any], Series]], out: TextIO, axes: list[Axes] | None = None
-) -> int:
-    """One table for every run: ``run_id,x,epoch,step`` then every metric of those runs."""
-    keys = sorted({key for _, series in runs for key in series})
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["run_id", "x", "epoch", "step", *keys])
-    rows = 0
-    for i, (run, series) in enumerate(runs):
-        for row in export_rows(run, series, keys, axes[i] if axes else None):
-            writer.writerow(row)
-            rows += 1
-    return rows
 
 
 # ---- compare ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from runyard.ingest.follower import Follower
 from runyard.ingest.snapshots import take_snapshot
 from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
 from runyard.service.bus import EventBus
+from runyard.service.gpus import describe_gpus
 from runyard.service.lifecycle import (
     LiveAttempt,
     finish_attempt,
@@ -52,10 +54,11 @@ class Yard:
         self.engine, self.sessions = open_database(settings.db_url)
         self.executor = LocalExecutor()
         self.inventory = inventory or open_inventory(settings)
-        self.bus = EventBus()
+        self.bus = EventBus(settings.stream_buffer)
         self.live: dict[int, LiveAttempt] = {}
         self.readings: list[GpuReading] = []
         self.gpu_view: tuple[GpuState, ...] = ()
+        self.gpu_history: deque[tuple[float, list[tuple[int, int, int | None]]]] = deque(maxlen=300)
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -141,6 +144,10 @@ class Yard:
         if not messages:
             return
         append_events(self.run_dir, messages)
+        self._loop.call_soon_threadsafe(self._publish_all, messages)
+
+    def broadcast_threadsafe(self, messages: list[dict[str, Any]]) -> None:
+        """Live-only messages (log text) from a worker thread: to subscribers, not to events."""
         self._loop.call_soon_threadsafe(self._publish_all, messages)
 
     def _publish_all(self, messages: list[dict[str, Any]]) -> None:
@@ -322,9 +329,12 @@ class Yard:
             await asyncio.sleep(self.settings.gpu_poll_s)
             try:
                 # Only the reading (NVML, a file) leaves the loop's thread: self.live is not locked.
+                before = self.readings
                 if self.read_gpus(await asyncio.to_thread(self.inventory.read)):
-                    self.bus.publish({"run_id": None, "kind": "gpus", "data": {}, "time": time.time()})
                     self.wake_scheduler()
+                self.gpu_history.append((time.time(), [(r.index, r.used_mib, r.utilization) for r in self.readings]))
+                if self.readings != before and self.bus.subscribers(None):
+                    self.bus.publish({"run_id": None, "kind": "gpus", "data": describe_gpus(self), "time": time.time()})
             except Exception:
                 log.exception("reading the GPU inventory failed")
 

@@ -110,6 +110,9 @@ class RunSpec(BaseModel):
     command: list[NonEmptyStr] = Field(min_length=1, description="argv, exec'd as is")
     shell: bool = Field(False, description="run command[0] through /bin/sh -c")
     name: str | None = Field(None, max_length=200)
+    sweep: str | None = Field(
+        None, min_length=1, max_length=200, description="the sweep this run belongs to; the run list filters by it"
+    )
     workdir: str = Field(description="absolute working directory")
     env: dict[str, str] = Field(default_factory=dict, description="variables set for the run")
     base_env: dict[str, str] | None = Field(
@@ -131,7 +134,7 @@ class RunSpec(BaseModel):
     oom: OomPolicy = Field(default_factory=lambda: OomPolicy(batch_env=None, grow_mem=None))
     metric_patterns: list[str] = Field(default_factory=list)
 
-    @field_validator("command", "setup", "workdir")
+    @field_validator("command", "setup", "workdir", "sweep")
     @classmethod
     def _no_nul(cls, value: object) -> object:
         texts = value if isinstance(value, list) else [value]

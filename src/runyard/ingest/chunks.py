@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from runyard.protocol import ParseResult, Report, RunParser, RunWarning
 from runyard.protocol.model import encode_float
 
-LIVE_TAIL = 1000  # points announced to live subscribers per chunk
+LIVE_TAIL = 250  # points announced to live subscribers per chunk (the newest; the rest by REST)
 
 
 class Position(NamedTuple):

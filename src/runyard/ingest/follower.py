@@ -10,6 +10,7 @@ loop only publishes what a step found.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import math
 import time
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough that the last
 # chunk of a burst (parsed, then stored, with nothing left to overlap) is quick
 BIG_CHUNK = 256 << 10  # a gain at least this big is parsed in the parse process
+LIVE_LOG = 16 << 10  # most log bytes one live message carries (a live view shows the tail)
 
 
 class Follower:
@@ -44,6 +46,8 @@ class Follower:
         self._load()
         self._epoch_seen: dict[int, float] = {}
         self._last_event_epoch: int | None = None
+        self._published = self.position  # log bytes offered to live followers
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def _load(self) -> None:
         """Take up where the database says ingestion stands (at start, and after a failed
@@ -152,8 +156,34 @@ class Follower:
                 data = f.read(CHUNK)
         except FileNotFoundError:
             return b""
+        start = self.position
         self.position += len(data)
+        if self.position > self._published:
+            if self.yard.bus.wants(self.live.run_id, "log"):
+                self._publish_log(start, data)
+            self._published = self.position
         return data
+
+    def _publish_log(self, start: int, data: bytes) -> None:
+        """New output for live followers (each byte once, even when a step reads a range
+        again). A burst keeps only its last LIVE_LOG bytes from a line start: live views
+        show the tail, and the message says how many bytes it skipped (they are in the
+        log, by byte range)."""
+        cut = max(0, self._published - start)
+        data, start = data[cut:], start + cut
+        skipped = 0
+        if len(data) > LIVE_LOG:
+            keep = data[-LIVE_LOG:]
+            newline = keep.find(b"\n")
+            keep = keep[newline + 1:] if newline >= 0 else keep
+            skipped = len(data) - len(keep)
+            data = keep
+            self._decoder.reset()
+        text = self._decoder.decode(data)
+        self.yard.broadcast_threadsafe([{
+            "run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(), "kind": "log",
+            "data": {"offset": start + skipped, "end": start + skipped + len(data), "skipped": skipped, "text": text},
+        }])
 
     def _store(self, chunk: Chunk, final: dict[str, Any] | None = None) -> None:
         run_id, number, position = self.live.run_id, self.live.number, chunk.position

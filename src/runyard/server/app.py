@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from runyard import __version__
 from runyard.daemon.yard import Yard
-from runyard.server.auth import make_token_check
+from runyard.server.auth import BodyLimit, TokenAuth
 from runyard.server.errors import install_error_handlers
-from runyard.server.routes import gpus, metrics, runs, system
+from runyard.server.routes import exports, files, gpus, metrics, runs, streams, system, training
+from runyard.service.streams import QueueFeed
 
 
 def create_app(yard: Yard, token: str) -> FastAPI:
+    settings = yard.settings
     app = FastAPI(
         title="runyard",
         version=__version__,
-        description="A queue and dashboard for training runs on your own GPU machines.",
-        dependencies=[Depends(make_token_check(token))],
+        description="A queue and dashboard for training runs on your own GPU machines. "
+        "Every request needs the daemon's token: `Authorization: Bearer <token>`, `?token=<token>` "
+        "(which also sets a session cookie) or that cookie. The token is in $RUNYARD_HOME/server.json.",
     )
     app.state.yard = yard
+    app.state.queue_feed = QueueFeed(yard)
     install_error_handlers(app)
-    for module in (system, runs, metrics, gpus):
+    for module in (system, runs, metrics, files, exports, streams, gpus, training):
         app.include_router(module.router, prefix="/api/v1")
+    # Outermost last: CORS answers preflights (which carry no token), then the body limit,
+    # then the token check in front of every route, the docs included.
+    app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"])
     return app

@@ -8,7 +8,9 @@ if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
 
 
-def describe_gpus(yard: Yard) -> dict[str, Any]:
+def describe_gpus(yard: Yard, history: bool = False) -> dict[str, Any]:
+    """Each GPU now; with ``history``, its last readings too (memory used, utilization),
+    one per GPU poll, oldest first, so a page opened now can draw the last minutes."""
     views = {g.index: g for g in yard.gpu_view}
     pid_to_run = yard.runyard_pids()
     gpus = []
@@ -30,4 +32,8 @@ def describe_gpus(yard: Yard) -> dict[str, Any]:
             ],
             "runs": sorted(runs, key=lambda r: r["run_id"] or 0),
         })
+    if history:
+        for gpu in gpus:
+            gpu["history"] = [[t, used, util] for t, sample in yard.gpu_history
+                              for index, used, util in sample if index == gpu["index"]]
     return {"source": yard.inventory.source, "gpus": gpus}

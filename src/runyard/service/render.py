@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ def render_run(run: Run, waiting_for: str | None = None) -> dict[str, Any]:
     return {
         "id": run.id,
         "name": run.name,
+        "sweep": run.sweep,
         "status": run.status,
         "reason": run.reason,
         "exit_code": run.exit_code,
@@ -43,7 +45,7 @@ def render_run(run: Run, waiting_for: str | None = None) -> dict[str, Any]:
         "attempts": [render_attempt(a) for a in run.attempts],
         "gpus": list(run.gpus or []),
         "command": spec["command"],
-        "display_command": spec["command"][0] if spec.get("shell") else _join(spec["command"]),
+        "display_command": display_command(spec),
         "shell": spec.get("shell", False),
         "workdir": spec["workdir"],
         "env": spec.get("env", {}),
@@ -92,7 +94,8 @@ def _final(final: dict[str, Any] | None) -> dict[str, Any]:
     return {k: (final or {}).get(k) for k in FINAL_KEYS}
 
 
-def _join(argv: list[str]) -> str:
-    import shlex
-
-    return shlex.join(argv)
+def display_command(spec: dict[str, Any]) -> str:
+    """The command as a user reads it: a shell run's one string, else the argv quoted as a
+    shell would need it. The run list searches this text (stored as ``runs.command_text``)."""
+    command: list[str] = spec["command"]
+    return command[0] if spec.get("shell") else shlex.join(command)

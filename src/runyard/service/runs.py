@@ -1,4 +1,4 @@
-"""What users do to runs: submit, list, show, cancel, retry, pause, resume.
+"""What users do to runs: submit, show, cancel, retry, pause, resume (the list: listing.py).
 
 Each function validates, changes the store through one :class:`Work`, wakes the
 scheduler when the queue changed, and returns the run as the API shows it.
@@ -6,11 +6,15 @@ scheduler when the queue changed, and returns the run as the API shows it.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,7 +23,7 @@ from runyard.domain.status import FINISHED, LIVE, RunStatus
 from runyard.errors import Conflict, InvalidSpec, RunNotFound
 from runyard.executors.swap import plan_swap
 from runyard.scheduler.planner import order_key
-from runyard.service.render import render_run
+from runyard.service.render import display_command, render_run
 from runyard.service.work import Work
 from runyard.store.tables import Run, RunDep, RunTag
 
@@ -82,51 +86,52 @@ def _fit_gpus(yard: Yard, spec: RunSpec) -> RunSpec:
 
 
 def submit(yard: Yard, spec: RunSpec) -> dict[str, Any]:
-    spec = validate_spec(yard, spec)
+    return submit_many(yard, [spec])[0]
+
+
+def submit_many(yard: Yard, specs: list[RunSpec]) -> list[dict[str, Any]]:
+    """Submit runs all together or not at all: every spec is checked before any is stored,
+    and the error names the spec (``runs.3.workdir``) when there is more than one."""
+    checked = []
+    for index, spec in enumerate(specs):
+        try:
+            checked.append(validate_spec(yard, spec))
+        except InvalidSpec as error:
+            if len(specs) == 1:
+                raise
+            field = f"runs.{index}" + (f".{error.field}" if error.field else "")
+            raise InvalidSpec(f"runs[{index}]: {error}", field) from None
     with Work(yard) as work:
-        for dep in {*spec.after, *spec.after_any}:
-            if work.session.get(Run, dep) is None:
-                raise InvalidSpec(f"--after {dep}: run {dep} not found", "after")
-        status = RunStatus.WAITING if spec.after or spec.after_any else RunStatus.QUEUED
-        run = Run(
-            name=spec.name,
-            status=status.value,
-            spec=spec.model_dump(mode="json"),
-            priority=spec.priority,
-            order_key=order_key(spec.priority, work.now, yard.settings.priority_ageing_s),
-            created_at=work.now,
-            tags=[RunTag(tag=t) for t in dict.fromkeys(spec.tags)],
-            deps=[RunDep(depends_on=d, kind="after") for d in dict.fromkeys(spec.after)]
-            + [RunDep(depends_on=d, kind="after_any") for d in dict.fromkeys(spec.after_any) if d not in spec.after],
-        )
-        work.session.add(run)
-        work.session.flush()
-        work.emit(run.id, "submitted", {"status": status.value})
-        run_dir = yard.run_dir(run.id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2, exclude={"base_env"}))
-        run_id = run.id
-    yard.schedule_now()  # start it before answering: submit → start is the latency users feel
-    return get_run(yard, run_id)
+        run_ids = [_insert(yard, work, spec) for spec in checked]
+    yard.schedule_now()  # start them before answering: submit → start is the latency users feel
+    return [get_run(yard, run_id) for run_id in run_ids]
 
 
-def list_runs(
-    yard: Yard, statuses: list[str] | None = None, tags: list[str] | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
-    with yard.sessions() as session:
-        query = select(Run).options(*RUN_LOADS)
-        if statuses:
-            query = query.where(Run.status.in_(statuses))
-        if tags:
-            query = query.where(Run.id.in_(select(RunTag.run_id).where(RunTag.tag.in_(tags))))
-        query = query.order_by(Run.id.desc() if limit else Run.id)
-        if limit:
-            query = query.limit(limit)
-        runs = list(session.scalars(query))
-        if limit:
-            runs.reverse()
-        reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
-        return [render_run(run, reasons.get(run.id)) for run in runs]
+def _insert(yard: Yard, work: Work, spec: RunSpec) -> int:
+    for dep in {*spec.after, *spec.after_any}:
+        if work.session.get(Run, dep) is None:
+            raise InvalidSpec(f"--after {dep}: run {dep} not found", "after")
+    status = RunStatus.WAITING if spec.after or spec.after_any else RunStatus.QUEUED
+    run = Run(
+        name=spec.name,
+        sweep=spec.sweep,
+        command_text=display_command({"command": spec.command, "shell": spec.shell}),
+        status=status.value,
+        spec=spec.model_dump(mode="json"),
+        priority=spec.priority,
+        order_key=order_key(spec.priority, work.now, yard.settings.priority_ageing_s),
+        created_at=work.now,
+        tags=[RunTag(tag=t) for t in dict.fromkeys(spec.tags)],
+        deps=[RunDep(depends_on=d, kind="after") for d in dict.fromkeys(spec.after)]
+        + [RunDep(depends_on=d, kind="after_any") for d in dict.fromkeys(spec.after_any) if d not in spec.after],
+    )
+    work.session.add(run)
+    work.session.flush()
+    work.emit(run.id, "submitted", {"status": status.value})
+    run_dir = yard.run_dir(run.id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2, exclude={"base_env"}))
+    return run.id
 
 
 def get_run(yard: Yard, run_id: int) -> dict[str, Any]:
@@ -194,3 +199,25 @@ def resume(yard: Yard, run_id: int) -> dict[str, Any]:
         attempt.status = new.value
         yard.signal_attempt(run_id, signal.SIGCONT)
     return get_run(yard, run_id)
+
+
+async def delete(yard: Yard, run_id: int) -> dict[str, Any]:
+    """Forget a finished run: its rows (metrics, events, attempts) and its folder."""
+    await asyncio.to_thread(_delete, yard, run_id)
+    yard.bus.publish({"run_id": run_id, "attempt": None, "time": time.time(), "kind": "deleted", "data": {}})
+    return {"id": run_id, "deleted": True}
+
+
+def _delete(yard: Yard, run_id: int) -> None:
+    with Work(yard) as work:
+        run = load_run(work.session, run_id)
+        if RunStatus(run.status) not in FINISHED:
+            raise Conflict(f"run {run_id} is {run.status}: cancel it first, only a finished run can be deleted")
+        waiting = work.session.scalars(
+            select(RunDep.run_id).join(Run, Run.id == RunDep.run_id)
+            .where(RunDep.depends_on == run_id, Run.status.in_(["waiting", "queued"]))
+        ).first()
+        if waiting is not None:
+            raise Conflict(f"run {waiting} waits for run {run_id}: cancel or delete it first")
+        work.session.execute(sa_delete(Run).where(Run.id == run_id))  # the rest goes by ON DELETE CASCADE
+    shutil.rmtree(yard.run_dir(run_id), ignore_errors=True)

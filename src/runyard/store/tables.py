@@ -29,10 +29,12 @@ class Base(DeclarativeBase):
 
 class Run(Base):
     __tablename__ = "runs"
+    # The run list filters by status and pages by id; the index serves lookups by status too.
+    __table_args__ = (Index("ix_runs_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(16))
     exit_code: Mapped[int | None] = mapped_column(Integer)
     signal: Mapped[int | None] = mapped_column(Integer)
@@ -50,6 +52,8 @@ class Run(Base):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="epoch, total_epochs, step, eta_s, …")
     final: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="final results (PROTOCOL.md §3)")
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="latest string/bool values the run printed")
+    sweep: Mapped[str | None] = mapped_column(String(200), index=True, doc="the sweep the run belongs to")
+    command_text: Mapped[str | None] = mapped_column(Text, doc="the command as displayed, for text search")
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="run", order_by="Attempt.number", cascade="all, delete-orphan"

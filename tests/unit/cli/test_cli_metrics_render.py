@@ -1,8 +1,7 @@
-"""What `show`, `metrics`, `export`, `compare` and `reingest` print, from dicts shaped as the API's."""
+"""What `show`, `metrics`, `compare` and `reingest` print, from dicts shaped as the API's."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -24,7 +23,6 @@ from runyard.cli.render_metrics import (
     settings_table,
     summary_table,
     value_at,
-    write_export_csv,
     write_series_csv,
 )
 
@@ -141,29 +139,6 @@ def test_series_csv_is_long_key_by_key_and_exact() -> None:
 
 def test_series_json_is_exactly_name_to_x_value_pairs() -> None:
     assert plain_series({"b": [[1, 2, 9, 9]], "a": [[0, 1]]}) == {"a": [[0, 1]], "b": [[1, 2]]}
-
-
-def test_export_csv_is_one_table_for_all_runs_with_epoch_or_step_from_x() -> None:
-    by_step = (a_run(id=3), {"train_loss": [[100, 0.5], [200, 0.25]]})
-    by_epoch = (a_run(id=4, progress={"epoch": 2, "step": None}), SERIES)
-    out = io.StringIO()
-    assert write_export_csv([by_step, by_epoch], out) == 5
-    rows = list(csv.reader(io.StringIO(out.getvalue())))
-    assert rows == [
-        ["run_id", "x", "epoch", "step", "acc", "train_loss"],
-        ["3", "100", "", "100", "", "0.5"],
-        ["3", "200", "", "200", "", "0.25"],
-        ["4", "1", "1", "", "", "0.5"],
-        ["4", "2", "2", "", "90.5", "0.25"],
-        ["4", "3", "3", "", "NaN", ""],
-    ]
-
-
-def test_export_csv_takes_epoch_and_step_from_the_reports_where_they_name_the_x() -> None:
-    run = (a_run(id=3), {"train_loss": [[100, 0.5], [150, 0.4]]})
-    out = io.StringIO()
-    write_export_csv([run], out, [{100.0: (2, 100)}])
-    assert out.getvalue().splitlines()[1:] == ["3,100,2,100,0.5", "3,150,,150,0.4"]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from runyard.daemon.yard import Yard
 from runyard.server.routes import yard_of
@@ -14,5 +14,9 @@ router = APIRouter(tags=["gpus"])
 
 
 @router.get("/gpus")
-async def list_gpus(yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return describe_gpus(yard)
+async def list_gpus(
+    history: bool = Query(default=False, description="add each GPU's recent readings: [[time, used_mib, utilization], …]"),
+    yard: Yard = Depends(yard_of),
+) -> dict[str, Any]:
+    """Every GPU runyard sees: memory, utilization, the runs on it and any other process."""
+    return describe_gpus(yard, history)

@@ -14,6 +14,7 @@ from runyard.errors import NotFound
 from runyard.ingest.snapshots import list_snapshots
 from runyard.server.routes import RunIdPath, yard_of
 from runyard.service import metrics
+from runyard.service.files import inside
 from runyard.service.runs import get_run
 
 router = APIRouter(tags=["metrics"])
@@ -76,4 +77,4 @@ async def read_snapshot(run_id: RunIdPath, name: str, yard: Yard = Depends(yard_
     names = {s["name"] for s in list_snapshots(yard, run_id)}
     if name not in names:  # only files listed in stats/: no path ever built from user input
         raise NotFound(f"run {run_id} has no snapshot {name!r}")
-    return FileResponse(yard.run_dir(run_id) / "stats" / name, media_type="application/json")
+    return FileResponse(inside(yard.run_dir(run_id), f"stats/{name}"), media_type="application/json")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from runyard.daemon.yard import Yard
 from runyard.domain.spec import RunSpec
 from runyard.server.routes import RunIdPath, yard_of
-from runyard.service import logs, runs
+from runyard.service import listing, logs, runs
 
 router = APIRouter(tags=["runs"])
 
@@ -21,12 +22,60 @@ async def submit_run(spec: RunSpec, yard: Yard = Depends(yard_of)) -> dict[str, 
 
 @router.get("/runs")
 async def list_runs(
-    status: list[str] = Query(default=[]),
-    tag: list[str] = Query(default=[]),
-    limit: int | None = Query(default=None, ge=1, le=100_000),
+    status: list[str] = Query(
+        default=[],
+        description="Only runs in these statuses (repeat the parameter, or separate with commas).",
+    ),
+    tag: list[str] = Query(default=[], description="Only runs with any of these tags (repeat the parameter)."),
+    q: str | None = Query(
+        default=None,
+        max_length=500,
+        description="Only runs whose name or command contains this text (case-insensitive; % and _ are literal).",
+    ),
+    sweep: str | None = Query(default=None, max_length=200, description="Only the runs of this sweep."),
+    sort: str = Query(
+        default="-id",
+        max_length=300,
+        description=(
+            "The order: id, name, status, priority, created_at, started_at, finished_at, duration, attempts, "
+            "metric:<key> (its last value) or metric:<key>:<last|best|min|max>; a leading '-' sorts "
+            "descending. Runs without the value come last either way; ties go by id in the same direction."
+        ),
+    ),
+    limit: int = Query(default=listing.DEFAULT_LIMIT, ge=1, le=listing.MAX_LIMIT, description="Runs per page."),
+    cursor: str | None = Query(
+        default=None,
+        max_length=2000,
+        description="The next_cursor of the previous page, to get the page after it (same sort).",
+    ),
     yard: Yard = Depends(yard_of),
 ) -> dict[str, Any]:
-    return {"runs": runs.list_runs(yard, status or None, tag or None, limit)}
+    """One page of runs, with ``next_cursor`` (null on the last page), ``total`` (the runs
+    matching the filters) and ``counts`` (per status, under every filter but status)."""
+    query = listing.RunQuery(
+        status=tuple(status), tag=tuple(tag), q=q, sweep=sweep, sort=sort, limit=limit, cursor=cursor
+    )
+    return listing.list_page(yard, query)
+
+
+class Batch(BaseModel):
+    """Many runs in one request: all are submitted, or none (the error names the spec)."""
+
+    runs: list[RunSpec] = Field(min_length=1, max_length=10_000)
+    sweep: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00]*$",
+                              description="put every run of the batch in this sweep (overrides their own)")
+
+
+@router.post("/runs/batch", status_code=201)
+async def submit_runs(batch: Batch, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+    specs = batch.runs if batch.sweep is None else [s.model_copy(update={"sweep": batch.sweep}) for s in batch.runs]
+    return {"runs": runs.submit_many(yard, specs)}
+
+
+@router.delete("/runs/{run_id}")
+async def delete_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+    """Delete a finished run with its metrics, events and files (409 while it is not finished)."""
+    return await runs.delete(yard, run_id)
 
 
 @router.get("/runs/{run_id}")

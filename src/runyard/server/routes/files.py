@@ -1,0 +1,38 @@
+"""A run's files: listed, and downloaded by relative path (never outside its folder)."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import FileResponse
+
+from runyard.daemon.yard import Yard
+from runyard.server.routes import RunIdPath, yard_of
+from runyard.service.files import list_files, run_file
+
+router = APIRouter(tags=["files"])
+TEXT = {".log": "text/plain; charset=utf-8", ".jsonl": "application/x-ndjson", ".csv": "text/csv; charset=utf-8"}
+
+
+@router.get("/runs/{run_id}/files")
+async def files(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+    """Every file of the run's folder: spec, logs, events, scalars, figures, snapshots,
+    checkpoints — ``{"files": [{"path", "size", "mtime"}]}``."""
+    return {"files": await asyncio.to_thread(list_files, yard, run_id)}
+
+
+@router.get("/runs/{run_id}/files/{path:path}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+async def download(
+    run_id: RunIdPath,
+    path: str = Path(max_length=4096, description="relative to the run's folder, as `files` lists it"),
+    yard: Yard = Depends(yard_of),
+) -> FileResponse:
+    found = await asyncio.to_thread(run_file, yard, run_id, path)
+    media = TEXT.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    return FileResponse(found, media_type=media, filename=found.name,
+                        content_disposition_type="inline" if media.startswith(("text/", "image/", "application/json"))
+                        else "attachment")

@@ -1,0 +1,55 @@
+"""A run's files (spec.json, each attempt's output.log, events.jsonl, scalars.csv,
+figures/, stats/, checkpoints a script wrote there): listed and served by relative path,
+never outside the run's folder — no ``..``, no absolute path, no symlink that leads out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from runyard.errors import InvalidSpec, NotFound
+from runyard.service.runs import get_run
+
+if TYPE_CHECKING:
+    from runyard.daemon.yard import Yard
+
+MAX_LISTED = 10_000
+
+
+def inside(root: Path, relative: str) -> Path:
+    """The regular file at ``relative`` under ``root``; InvalidSpec for a path that tries
+    to leave it, NotFound for one that does not exist."""
+    parts = PurePosixPath(relative).parts
+    if not relative or "\x00" in relative or relative.startswith("/") or ".." in parts or "\\" in relative:
+        raise InvalidSpec(f"{relative!r} is not a path inside the run's folder (write it relative, without ..)", "path")
+    real_root = root.resolve()
+    path = (real_root / relative).resolve()
+    if not path.is_relative_to(real_root):
+        raise InvalidSpec(f"{relative!r} leads outside the run's folder", "path")
+    if not path.is_file():
+        raise NotFound(f"the run has no file {relative!r}")
+    return path
+
+
+def list_files(yard: Yard, run_id: int) -> list[dict[str, Any]]:
+    """Every regular file of the run, by relative path (symlinks are not followed)."""
+    get_run(yard, run_id)
+    root = yard.run_dir(run_id)
+    found: list[dict[str, Any]] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(dirs)
+        for name in sorted(names):
+            path = Path(folder, name)
+            if path.is_symlink() or not path.is_file() or name.startswith("."):
+                continue
+            stat = path.stat()
+            found.append({"path": path.relative_to(root).as_posix(), "size": stat.st_size, "mtime": stat.st_mtime})
+            if len(found) >= MAX_LISTED:
+                return found
+    return found
+
+
+def run_file(yard: Yard, run_id: int, relative: str) -> Path:
+    get_run(yard, run_id)
+    return inside(yard.run_dir(run_id), relative)

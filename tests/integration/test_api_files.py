@@ -1,0 +1,99 @@
+"""The API's file endpoints, deleting runs and submitting many at once (in-process)."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+from runyard.server.app import create_app
+from tests.conftest import TOKEN, python, submit, wait_for
+
+
+@pytest.fixture
+async def api(yard):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(yard, TOKEN)),
+                                 base_url="http://runyard", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        yield client
+
+
+async def finished_run(yard) -> int:
+    run_id = submit(yard, *python("print('PROGRESS: {\"epoch\": 1, \"total_epochs\": 1, \"status\": \"completed\", \"accuracy\": 0.5}')"))
+    await wait_for(yard, run_id)
+    return run_id
+
+
+async def test_a_runs_files_are_listed_and_downloaded(api, yard):
+    run_id = await finished_run(yard)
+    (yard.run_dir(run_id) / "checkpoints").mkdir()
+    (yard.run_dir(run_id) / "checkpoints" / "model.pt").write_bytes(b"\x00weights")
+    listed = (await api.get(f"/api/v1/runs/{run_id}/files")).json()["files"]
+    paths = {f["path"] for f in listed}
+    assert {"spec.json", "attempt-1/output.log", "events.jsonl", "checkpoints/model.pt"} <= paths
+    log = await api.get(f"/api/v1/runs/{run_id}/files/attempt-1/output.log")
+    assert log.status_code == 200 and log.headers["content-type"].startswith("text/plain")
+    assert '"accuracy": 0.5' in log.text
+    model = await api.get(f"/api/v1/runs/{run_id}/files/checkpoints/model.pt")
+    assert model.content == b"\x00weights" and "attachment" in model.headers["content-disposition"]
+
+
+@pytest.mark.parametrize("path", [
+    "../../runyard.db", "..%2F..%2Frunyard.db", "%2E%2E/%2E%2E/runyard.db", "%2E%2E%2Fsecret.txt", "attempt-1/../../1/spec.json", "%2Fetc%2Fpasswd",
+    "escape", "stats/escape.json", "nothing/here",
+])
+async def test_no_file_endpoint_leaves_the_runs_folder(api, yard, path):
+    run_id = await finished_run(yard)
+    secret = yard.settings.home / "secret.txt"
+    secret.write_text("do not serve")
+    (yard.run_dir(run_id) / "stats").mkdir(exist_ok=True)
+    os.symlink(secret, yard.run_dir(run_id) / "escape")  # symlinks out of the run's folder
+    os.symlink(secret, yard.run_dir(run_id) / "stats" / "escape.json")
+    answer = await api.get(f"/api/v1/runs/{run_id}/files/{path}")
+    assert answer.status_code in (404, 422), answer.text
+    assert "do not serve" not in answer.text and answer.json()["error"] in ("not_found", "invalid_spec", "invalid_request")
+    snapshot = await api.get(f"/api/v1/runs/{run_id}/snapshots/escape.json")
+    assert snapshot.status_code == 422 and "outside" in snapshot.json()["detail"]
+    listed = {f["path"] for f in (await api.get(f"/api/v1/runs/{run_id}/files")).json()["files"]}
+    assert "escape" not in listed
+
+
+async def test_delete_removes_a_finished_run_with_its_files_and_refuses_a_live_one(api, yard):
+    run_id = await finished_run(yard)
+    live = submit(yard, *python("import time; time.sleep(30)"))
+    await wait_for(yard, live, {"running"})
+    refused = await api.delete(f"/api/v1/runs/{live}")
+    assert refused.status_code == 409 and "cancel it first" in refused.json()["detail"]
+    assert (await api.delete(f"/api/v1/runs/{run_id}")).json() == {"id": run_id, "deleted": True}
+    assert not yard.run_dir(run_id).exists()
+    assert (await api.get(f"/api/v1/runs/{run_id}")).status_code == 404
+    assert (await api.get(f"/api/v1/runs/{run_id}/metrics")).status_code == 404
+    assert (await api.delete(f"/api/v1/runs/{run_id}")).status_code == 404
+    await api.post(f"/api/v1/runs/{live}/cancel")
+
+
+async def test_a_run_others_wait_for_cannot_be_deleted(api, yard):
+    first = await finished_run(yard)
+    blocker = submit(yard, *python("import time; time.sleep(30)"))
+    waiting = submit(yard, *python("pass"), after=[blocker], after_any=[first])
+    answer = await api.delete(f"/api/v1/runs/{first}")
+    assert answer.status_code == 409 and f"run {waiting} waits for run {first}" in answer.json()["detail"]
+    for run_id in (waiting, blocker):
+        await api.post(f"/api/v1/runs/{run_id}/cancel")
+
+
+async def test_a_batch_is_submitted_whole_or_not_at_all(api, yard):
+    good = {"command": python("pass"), "workdir": str(yard.settings.home)}
+    bad = {**good, "workdir": "/no/such/dir"}
+    refused = await api.post("/api/v1/runs/batch", json={"runs": [good, bad, good]})
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "runs.1.workdir" and "runs[1]" in refused.json()["detail"]
+    assert (await api.get("/api/v1/runs")).json()["runs"] == []
+    made = await api.post("/api/v1/runs/batch", json={"runs": [good, {**good, "name": "b"}], "sweep": "lr-sweep"})
+    assert made.status_code == 201
+    created = made.json()["runs"]
+    assert [r["name"] for r in created] == [None, "b"]
+    for run in created:
+        assert run["spec"]["sweep"] == "lr-sweep"
+        await wait_for(yard, run["id"])
+    assert (await api.post("/api/v1/runs/batch", json={"runs": []})).status_code == 422
