@@ -13,11 +13,8 @@ running, 1-2 tags each, a sweep for a third of them); then the daemon is started
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,14 +24,13 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import summary_ms, write_results
+from _common import Daemon, summary_ms, write_results
 
 from runyard.domain.spec import RunSpec
 from runyard.store.db import open_database
 from runyard.store.tables import Attempt, MetricKey, Run, RunTag
 
 GOAL_P95_MS = 50.0
-START = "from runyard.daemon import serve; from runyard.settings import Settings; serve(Settings(), port_fallback=True)"
 TAGS = ("baseline", "ablation", "lr", "wd", "resnet", "vit", "long", "debug")
 FINISHED = ("completed", "failed", "cancelled", "lost")
 # What each case shows, its query parameters, and the same page as SQL for the floor: the
@@ -47,7 +43,12 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "WHERE runs.status IN ('completed', 'failed') ORDER BY m.min DESC NULLS LAST, runs.id DESC LIMIT 51",
         "",
     ),
-    ("newest first (the default)", {}, "SELECT runs.id FROM runs ORDER BY runs.id DESC LIMIT 51", ""),
+    (
+        "newest first (the default)",
+        {},
+        "SELECT runs.id FROM runs ORDER BY runs.id DESC LIMIT 51",
+        "",
+    ),
     (
         "a tag and a search, newest created first",
         {"tag": "lr", "q": "--LR 0.001", "sort": "-created_at"},
@@ -67,69 +68,103 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-def fill(home: Path, count: int, seed: int = 1) -> None:
-    """``count`` runs written straight into the daemon's database, in one transaction."""
+def fill(db: Path, count: int, seed: int = 1) -> None:
+    """``count`` runs written straight into a new database, in one transaction."""
     rng = random.Random(seed)
-    _, sessions = open_database(f"sqlite:///{home / 'runyard.db'}")
+    engine, sessions = open_database(f"sqlite:///{db}")
     now = time.time()
     with sessions() as session, session.begin():
         for i in range(1, count + 1):
             roll = rng.random()
             status = (
-                "queued" if roll < 0.08 else "running" if roll < 0.10 else rng.choice(FINISHED[:2] * 4 + FINISHED[2:])
+                "queued"
+                if roll < 0.08
+                else "running"
+                if roll < 0.10
+                else rng.choice(FINISHED[:2] * 4 + FINISHED[2:])
             )
             lr = rng.choice((1e-4, 3e-4, 1e-3, 3e-3))
-            argv = ["python", "train.py", "--lr", str(lr), "--seed", str(i % 5), "--out", f"runs/{i}"]
-            spec = RunSpec(command=argv, workdir="/tmp", name=f"exp-{i}", gpus_min=1, gpus_max=1,
-                           env={"WANDB_MODE": "offline", "BATCH": str(rng.choice((32, 64, 128)))},
-                           tags=rng.sample(TAGS, rng.randint(1, 2)))
+            argv = [
+                "python",
+                "train.py",
+                "--lr",
+                str(lr),
+                "--seed",
+                str(i % 5),
+                "--out",
+                f"runs/{i}",
+            ]
+            spec = RunSpec(
+                command=argv,
+                workdir="/tmp",
+                name=f"exp-{i}",
+                gpus_min=1,
+                gpus_max=1,
+                env={"WANDB_MODE": "offline", "BATCH": str(rng.choice((32, 64, 128)))},
+                tags=rng.sample(TAGS, rng.randint(1, 2)),
+            )
             created = now - (count - i) * 60.0
             started = None if status == "queued" else created + rng.uniform(1, 600)
             finished = started + rng.uniform(60, 36_000) if status in FINISHED and started else None
             run = Run(
-                name=spec.name, status=status, spec=spec.model_dump(mode="json"), priority=rng.choice((0, 0, 0, 1)),
-                order_key=created, created_at=created, started_at=started, finished_at=finished,
-                attempts_count=0 if status == "queued" else 1, sweep=f"sweep-{i // 50}" if i % 3 == 0 else None,
-                command_text=" ".join(argv), tags=[RunTag(tag=t) for t in spec.tags],
+                name=spec.name,
+                status=status,
+                spec=spec.model_dump(mode="json"),
+                priority=rng.choice((0, 0, 0, 1)),
+                order_key=created,
+                created_at=created,
+                started_at=started,
+                finished_at=finished,
+                attempts_count=0 if status == "queued" else 1,
+                sweep=f"sweep-{i // 50}" if i % 3 == 0 else None,
+                command_text=" ".join(argv),
+                tags=[RunTag(tag=t) for t in spec.tags],
                 exit_code=(0 if status == "completed" else 1) if status in FINISHED else None,
             )
             if status in FINISHED:
-                run.attempts = [Attempt(number=1, status=status, gpus=[0], started_at=started, finished_at=finished,
-                                        exit_code=run.exit_code, log_offset=0)]
+                run.attempts = [
+                    Attempt(
+                        number=1,
+                        status=status,
+                        gpus=[0],
+                        started_at=started,
+                        finished_at=finished,
+                        exit_code=run.exit_code,
+                        log_offset=0,
+                    )
+                ]
             session.add(run)
         session.flush()
         rows = session.query(Run.id, Run.status).all()
         session.add_all(
-            MetricKey(run_id=run_id, key=key, count=100, first=first, last=first * 0.3, min=first * 0.25,
-                      max=first, last_x=100.0, first_x=1.0, min_x=90.0, max_x=1.0)
-            for run_id, status in rows if status != "queued"
-            for key, first in (("train_loss", rng.uniform(1, 3)), ("val_loss", rng.uniform(1, 3)),
-                               ("accuracy", rng.uniform(0.1, 0.9)), ("lr", 1e-3))
+            MetricKey(
+                run_id=run_id,
+                key=key,
+                count=100,
+                first=first,
+                last=first * 0.3,
+                min=first * 0.25,
+                max=first,
+                last_x=100.0,
+                first_x=1.0,
+                min_x=90.0,
+                max_x=1.0,
+            )
+            for run_id, status in rows
+            if status != "queued"
+            for key, first in (
+                ("train_loss", rng.uniform(1, 3)),
+                ("val_loss", rng.uniform(1, 3)),
+                ("accuracy", rng.uniform(0.1, 0.9)),
+                ("lr", 1e-3),
+            )
         )
+    engine.dispose()
 
 
-class Daemon:
-    def __init__(self, home: Path) -> None:
-        (home / "none.json").write_text('{"gpus": []}')
-        env = {**os.environ, "RUNYARD_HOME": str(home), "RUNYARD_PORT": "0",
-               "RUNYARD_GPU_INVENTORY": str(home / "none.json")}
-        self.process = subprocess.Popen([sys.executable, "-c", START], env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while not (home / "server.json").exists():
-            if self.process.poll() is not None:
-                raise SystemExit("the daemon did not start")
-            time.sleep(0.02)
-        info = json.loads((home / "server.json").read_text())
-        self.client = httpx.Client(base_url=info["url"], headers={"Authorization": f"Bearer {info['token']}"},
-                                   timeout=30)
-
-    def stop(self) -> None:
-        self.client.close()
-        self.process.terminate()
-        self.process.wait()
-
-
-def time_api(client: httpx.Client, params: dict[str, Any], requests: int) -> tuple[list[float], dict[str, Any]]:
+def time_api(
+    client: httpx.Client, params: dict[str, Any], requests: int
+) -> tuple[list[float], dict[str, Any]]:
     for _ in range(5):  # warm: connections, statement caches, the queue's spec cache
         page = client.get("/api/v1/runs", params=params).raise_for_status().json()
     seconds = []
@@ -140,7 +175,9 @@ def time_api(client: httpx.Client, params: dict[str, Any], requests: int) -> tup
     return seconds, page
 
 
-def time_sql(db: Path, page_sql: str, count_sql: str, requests: int) -> tuple[list[float], list[int]]:
+def time_sql(
+    db: Path, page_sql: str, count_sql: str, requests: int
+) -> tuple[list[float], list[int]]:
     connection = sqlite3.connect(db)
     ids: list[int] = []
     seconds = []
@@ -159,32 +196,42 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    figures: dict[str, Any] = {"runs": args.runs, "page": 50, "goal_p95_ms": GOAL_P95_MS, "cases": {}}
+    figures: dict[str, Any] = {
+        "runs": args.runs,
+        "page": 50,
+        "goal_p95_ms": GOAL_P95_MS,
+        "cases": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
+        db = Path(tmp) / "filled.db"
         t0 = time.perf_counter()
-        fill(home, args.runs)
+        fill(db, args.runs)
         figures["fill_s"] = round(time.perf_counter() - t0, 2)
-        daemon = Daemon(home)
+        daemon = Daemon(Path(tmp) / "home", database_url=f"sqlite:///{db}")
         try:
             for title, params, page_sql, where in CASES:
                 api, page = time_api(daemon.client, {**params, "limit": 50}, args.requests)
-                count_sql = f"SELECT status, count(*) FROM runs {'WHERE ' + where if where else ''} GROUP BY status"
-                sql, ids = time_sql(home / "runyard.db", page_sql.format(tag_and_search=where), count_sql,
-                                    args.requests)
-                same = ids == [r["id"] for r in page["runs"]]
+                count_sql = (
+                    f"SELECT status, count(*) FROM runs {'WHERE ' + where if where else ''} "
+                    "GROUP BY status"
+                )
+                sql, ids = time_sql(
+                    db, page_sql.format(tag_and_search=where), count_sql, args.requests
+                )
                 api_ms, sql_ms = summary_ms(api), summary_ms(sql)
                 figures["cases"][title] = {
                     "params": params,
                     "matching": page["total"],
                     "api": api_ms,
                     "sql_floor": sql_ms,
-                    "ratio_api_over_sql_median": round(api_ms["median_ms"] / sql_ms["median_ms"], 1),
-                    "same_page_as_sql": same,
+                    "ratio_api_over_sql_median": round(
+                        api_ms["median_ms"] / sql_ms["median_ms"], 1
+                    ),
+                    "same_page_as_sql": ids == [r["id"] for r in page["runs"]],
                     "goal_met": api_ms["p95_ms"] < GOAL_P95_MS,
                 }
         finally:
+            daemon.client.close()
             daemon.stop()
     write_results("api_list", figures)
 

@@ -11,3 +11,4 @@ $py benchmarks/bench_log_capture.py
 $py benchmarks/bench_parser.py
 $py benchmarks/bench_downsample.py
 $py benchmarks/bench_ingest.py
+$py benchmarks/bench_api_list.py

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(5.0, ge=0, description="first automatic retry's delay; doubles each attempt")
     retry_backoff_max_s: float = Field(600.0, ge=0, description="longest delay between automatic retries")
     kill_grace_s: float = Field(10.0, ge=0, description="seconds between SIGTERM and SIGKILL when cancelling")
+    hold: bool = Field(False, description="accept runs but start none (maintenance; `runyard serve --hold`)")
     schedule_interval_s: float = Field(1.0, gt=0, description="the scheduler plans at least this often")
     ingest_interval_s: float = Field(0.1, gt=0, description="how often a live run's new output is read and parsed")
     snapshot_template: str = Field(

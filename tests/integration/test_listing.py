@@ -4,6 +4,8 @@ how they got there); a queue with no scheduler running keeps them as they were w
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -82,6 +84,10 @@ def store_rows(yard: Yard, rows: list[dict[str, Any]]) -> None:
         )
 
 
+def cursor_of(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
 def duration(row: dict[str, Any]) -> float | None:
     if row["started_at"] is None:
         return None
@@ -119,14 +125,14 @@ async def quiet_yard(tmp_path: Path, gpus: DeclaredGpus) -> AsyncIterator[Yard]:
     core.engine.dispose()
 
 
-async def client_for(yard: Yard) -> httpx.AsyncClient:
+def client_for(yard: Yard) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(yard, TOKEN)),
                              base_url="http://runyard", headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 @pytest.fixture
 async def api(quiet_yard: Yard) -> AsyncIterator[httpx.AsyncClient]:
-    async with await client_for(quiet_yard) as client:
+    async with client_for(quiet_yard) as client:
         yield client
 
 
@@ -238,6 +244,11 @@ async def test_paging_visits_every_run_once_while_runs_are_added(quiet_yard, api
         ({"status": "done"}, "status", "unknown status 'done'"),
         ({"cursor": "not a cursor!"}, "cursor", "not one this list gave out"),
         ({"cursor": "eyJ4IjogMX0"}, "cursor", ""),  # base64 JSON, but not a cursor
+        ({"cursor": cursor_of({"s": "-id", "v": 1, "id": 2**70})}, "cursor", ""),  # no database holds it
+        ({"sort": "name", "cursor": cursor_of({"s": "name", "v": "a\x00", "id": 1})}, "cursor", ""),
+        ({"sort": "-duration", "cursor": cursor_of({"s": "-duration", "v": 1.0, "id": 1})}, "cursor", ""),
+        ({"q": "a\x00b"}, "q", "NUL"),
+        ({"tag": "a\x00b"}, "tag", "NUL"),
         ({"limit": 0}, "limit", ""),
         ({"limit": 1001}, "limit", ""),
     ],
@@ -263,7 +274,7 @@ async def test_submit_stores_the_sweep_and_the_command_to_search(yard):
         submit(yard, "echo 'lr sweep' && true", gpus_min=0, shell=True, sweep="lr-sweep"),
         submit(yard, "true", gpus_min=0, name="other"),
     ]
-    async with await client_for(yard) as api:
+    async with client_for(yard) as api:
         in_sweep = (await api.get("/api/v1/runs", params={"sweep": "lr-sweep", "sort": "id"})).json()["runs"]
         assert [(r["id"], r["sweep"]) for r in in_sweep] == [(ids[0], "lr-sweep"), (ids[1], "lr-sweep")]
         assert in_sweep[1]["display_command"] == "echo 'lr sweep' && true"
@@ -317,7 +328,7 @@ async def test_sorts_and_paging_on_postgres(tmp_path, gpus, pg_url):  # noqa: F8
     try:
         rows = make_rows(80)
         store_rows(core, rows)
-        async with await client_for(core) as api:
+        async with client_for(core) as api:
             for sort in SORTS:
                 for descending in (False, True):
                     listed = await list_all(api, sort=f"-{sort}" if descending else sort, limit=9)

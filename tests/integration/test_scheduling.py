@@ -106,3 +106,14 @@ async def test_cpu_slots_limit_concurrent_cpu_runs(yard):
     done = [await wait_for(yard, i) for i in ids]
     fifth = sorted(done, key=started)[4]
     assert started(fifth) >= min(finished(r) for r in done)  # 4 slots: the fifth waited
+
+
+async def test_a_held_queue_accepts_runs_and_starts_none_until_released(yard):
+    yard.settings.hold = True
+    run_id = submit(yard, *python("print('ran')"))
+    await asyncio.sleep(0.5)
+    run = runs.get_run(yard, run_id)
+    assert run["status"] == "queued" and "holds the queue" in run["waiting_for"]
+    yard.settings.hold = False
+    yard.wake_scheduler()
+    assert (await wait_for(yard, run_id))["status"] == "completed"

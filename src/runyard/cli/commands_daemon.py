@@ -26,13 +26,16 @@ def serve(
     cpu_slots: Annotated[
         int | None, typer.Option("--cpu-slots", min=1, help="How many CPU-only runs at once.")
     ] = None,
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Accept runs but start none (maintenance; RUNYARD_HOLD).")
+    ] = False,
     background: Annotated[bool, typer.Option("--background", hidden=True)] = False,
 ) -> None:
     """Run the daemon in the foreground (other commands start one in the background)."""
     from runyard.cli.client import find_daemon
     from runyard.domain.spec import parse_gpu_ids
 
-    overrides: dict[str, object] = {"host": host, "port": port, "cpu_slots": cpu_slots}
+    overrides: dict[str, object] = {"host": host, "port": port, "cpu_slots": cpu_slots, "hold": hold or None}
     if gpus is not None:
         try:
             overrides["gpus"] = ",".join(str(i) for i in parse_gpu_ids(gpus))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -84,6 +85,10 @@ async def _serve(settings: Settings, port_fallback: bool) -> None:
     yard = Yard(settings)
     await yard.start()
     app = create_app(yard, token)
+    # What start-up loaded stays for the daemon's life: moved out of the collector's sight,
+    # a full collection (every ~20 API requests) no longer walks it (it cost ~80 ms a time).
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
 
     def request_exit() -> None:

@@ -226,7 +226,7 @@ class Yard:
         promote_waiting(self)
         queue = self.queued()
         self._last_queue = queue
-        if not queue:
+        if not queue or self.settings.hold:
             return
         started = []
         for assignment in plan(queue, self.cluster_state()):
@@ -284,7 +284,9 @@ class Yard:
     def waiting_reasons(self, session: Session, runs: list[Run]) -> dict[int, str]:
         """Why each of these queued or waiting runs has not started."""
         reasons: dict[int, str] = {}
-        if any(r.status == "queued" for r in runs):
+        if self.settings.hold:
+            reasons.update({r.id: "the daemon holds the queue (serve --hold)" for r in runs if r.status == "queued"})
+        elif any(r.status == "queued" for r in runs):
             queue = self.queued()
             wanted = {r.id for r in runs}
             explained = explain(queue, self.cluster_state())

@@ -134,7 +134,7 @@ class RunSpec(BaseModel):
     oom: OomPolicy = Field(default_factory=lambda: OomPolicy(batch_env=None, grow_mem=None))
     metric_patterns: list[str] = Field(default_factory=list)
 
-    @field_validator("command", "setup", "workdir", "sweep")
+    @field_validator("command", "setup", "workdir", "sweep", "name")
     @classmethod
     def _no_nul(cls, value: object) -> object:
         texts = value if isinstance(value, list) else [value]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def parse_sort(text: str) -> Sort:
         value = "last"
         if sep and tail in METRIC_VALUES:
             name, value = head, tail
-        if name and len(name) <= 200:
+        if name and len(name) <= 200 and "\x00" not in name:
             return Sort("metric", descending, name, value)
     raise InvalidSpec(f"cannot sort by {text!r}: {SORT_HELP}", "sort")
 
@@ -151,21 +152,42 @@ def parse_cursor(text: str, sort: Sort) -> Cursor:
         raise bad from None
     if not isinstance(data, dict) or data.get("s") != sort.text:
         raise InvalidSpec(f"cursor belongs to another sort than {sort.text!r}: start again without it", "cursor")
-    run_id, value, now = data.get("id"), data.get("v"), data.get("now")
-    numeric = (int, float)
+    run_id: Any = data.get("id")
+    value, now = data.get("v"), data.get("now")
     if (
-        not isinstance(run_id, int) or isinstance(run_id, bool)
+        not _is_number(run_id, whole=True)
         or (value is None and not sort.nullable)
-        or (value is not None and (isinstance(value, bool) or not isinstance(value, str if sort.is_text else numeric)))
-        or (sort.key == "duration") != isinstance(now, numeric)
-        or isinstance(now, bool)
+        or (value is not None and not (_is_text(value) if sort.is_text else _is_number(value)))
+        or (sort.key == "duration") != _is_number(now)
+        or (now is not None and not math.isfinite(now))
     ):
         raise bad
     return Cursor(sort.text, value, run_id, float(now) if now is not None else None)
 
 
+def _is_number(value: object, whole: bool = False) -> bool:
+    """A number the database can compare with: no bool, no NaN, no integer too big for it."""
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return False
+    return abs(value) <= 2**62 if isinstance(value, int) else not math.isnan(value)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and "\x00" not in value and len(value) <= 1000
+
+
+def _check_text(value: str | None, field: str) -> None:
+    """PostgreSQL cannot hold a NUL byte in text, so none may reach a query."""
+    if value is not None and "\x00" in value:
+        raise InvalidSpec(f"{field} must not contain a NUL byte", field)
+
+
 def list_page(yard: Yard, query: RunQuery) -> dict[str, Any]:
     """One page of the runs matching ``query``, the cursor of the next, and the counts."""
+    for text in query.tag:
+        _check_text(text, "tag")
+    _check_text(query.q, "q")
+    _check_text(query.sweep, "sweep")
     statuses = parse_statuses(query.status)
     sort = parse_sort(query.sort)
     if not 1 <= query.limit <= MAX_LIMIT:
@@ -208,7 +230,7 @@ def _filters(query: RunQuery) -> list[ColumnElement[bool]]:
     tags = [t for t in dict.fromkeys(query.tag) if t]
     if tags:  # any of the tags, as `runyard ls --tag a --tag b` has always meant
         conditions.append(Run.id.in_(select(RunTag.run_id).where(RunTag.tag.in_(tags))))
-    if query.sweep is not None:
+    if query.sweep:
         conditions.append(Run.sweep == query.sweep)
     if query.q:
         # autoescape: a % or _ the user types is matched literally, not as a wildcard.

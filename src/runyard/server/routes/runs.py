@@ -20,7 +20,16 @@ async def submit_run(spec: RunSpec, yard: Yard = Depends(yard_of)) -> dict[str, 
     return runs.submit(yard, spec)
 
 
-@router.get("/runs")
+class RunPage(BaseModel):
+    """One page of the run list."""
+
+    runs: list[dict[str, Any]] = Field(description="The page's runs, each as GET /runs/{run_id} shows it.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    total: int = Field(description="How many runs match every filter.")
+    counts: dict[str, int] = Field(description="How many runs are in each status, under every filter but status.")
+
+
+@router.get("/runs", response_model=RunPage)
 async def list_runs(
     status: list[str] = Query(
         default=[],

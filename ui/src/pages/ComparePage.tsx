@@ -1,0 +1,1 @@
+export function ComparePage() { return <div className="page">compare</div>; }

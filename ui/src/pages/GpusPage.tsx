@@ -1,0 +1,1 @@
+export function GpusPage() { return <div className="page">gpus</div>; }

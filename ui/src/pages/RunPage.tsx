@@ -1,0 +1,1 @@
+export function RunPage({ id }: { id: number }) { return <div className="page">run {id}</div>; }

@@ -1,0 +1,1 @@
+export function SubmitPage() { return <div className="page">submit</div>; }
