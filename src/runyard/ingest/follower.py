@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from runyard.ingest.chunks import Chunk, Position, parse_chunk, position_of, to_chunk
+from runyard.ingest.chunks import LIVE_TAIL, Chunk, Position, parse_chunk, position_of, to_chunk
 from runyard.protocol import Report, RunParser
 from runyard.protocol.model import encode_float
 from runyard.store.metrics import load_summaries, recompute_summaries, save_summaries, write_columns
@@ -33,6 +33,7 @@ CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough 
 # chunk of a burst (parsed, then stored, with nothing left to overlap) is quick
 BIG_CHUNK = 256 << 10  # a gain at least this big is parsed in the parse process
 LIVE_LOG = 16 << 10  # most log bytes one live message carries (a live view shows the tail)
+LIVE_EVERY_S = 0.1  # at most one live log and one live metrics message this often (a burst's rest waits)
 
 
 class Follower:
@@ -46,8 +47,14 @@ class Follower:
         self._load()
         self._epoch_seen: dict[int, float] = {}
         self._last_event_epoch: int | None = None
+        # Live messages (log text, newest points) for stream clients: at most one of each
+        # every LIVE_EVERY_S, the rest of a burst waits (log: its tail) and goes out with the
+        # next one, or when the log goes quiet (flush_live).
         self._published = self.position  # log bytes offered to live followers
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._log_pending: tuple[int, bytes] | None = None  # (offset, tail) not yet sent
+        self._points_pending: dict[str, Any] | None = None
+        self._live_at = 0.0
 
     def _load(self) -> None:
         """Take up where the database says ingestion stands (at start, and after a failed
@@ -78,6 +85,7 @@ class Follower:
                 await asyncio.to_thread(self._load)
                 found = False
             if not found:
+                self.flush_live()
                 try:
                     async with asyncio.timeout(self.yard.settings.ingest_interval_s):
                         await ended.wait()
@@ -139,6 +147,7 @@ class Follower:
     def finish(self, exit_code: int | None, signalled: bool) -> None:
         while self.step():
             pass
+        self.flush_live()
         result = self.parser.finish()
         final = self.parser.final_results(None if signalled else exit_code)
         result.warnings.extend(final.warnings)
@@ -160,30 +169,58 @@ class Follower:
         self.position += len(data)
         if self.position > self._published:
             if self.yard.bus.wants(self.live.run_id, "log"):
-                self._publish_log(start, data)
-            self._published = self.position
+                self._queue_log(start, data)
+                self._flush_live(force=False)
+            else:
+                self._published = self.position
         return data
 
-    def _publish_log(self, start: int, data: bytes) -> None:
-        """New output for live followers (each byte once, even when a step reads a range
-        again). A burst keeps only its last LIVE_LOG bytes from a line start: live views
-        show the tail, and the message says how many bytes it skipped (they are in the
-        log, by byte range)."""
-        cut = max(0, self._published - start)
-        data, start = data[cut:], start + cut
-        skipped = 0
+    def _queue_log(self, start: int, data: bytes) -> None:
+        cut = max(0, self._published - start)  # each byte once, even when a step reads a range again
+        if self._log_pending is not None:
+            pending_start, pending = self._log_pending
+            if pending_start + len(pending) == start + cut:
+                data, start, cut = pending + data[cut:], pending_start, 0
+        data = data[cut:]
+        keep = data[-2 * LIVE_LOG:]
+        self._log_pending = (start + cut + len(data) - len(keep), keep)
+
+    def flush_live(self) -> None:
+        """Send what live messages wait (the log went quiet, or the attempt ended)."""
+        self._flush_live(force=True)
+
+    def _flush_live(self, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._live_at < LIVE_EVERY_S:
+            return
+        messages = []
+        if self._log_pending is not None:
+            messages.append(self._log_message(*self._log_pending))
+            self._log_pending = None
+        if self._points_pending is not None:
+            messages.append({"run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(),
+                             "kind": "metrics", "data": self._points_pending})
+            self._points_pending = None
+        if messages:
+            self._live_at = now
+            self.yard.broadcast_threadsafe(messages)
+
+    def _log_message(self, start: int, data: bytes) -> dict[str, Any]:
+        """New output since the last message: the last LIVE_LOG bytes from a line start (a
+        live view shows the tail); ``skipped`` says how many bytes before them were left out
+        (they are in the log, by byte range)."""
+        end = start + len(data)
         if len(data) > LIVE_LOG:
             keep = data[-LIVE_LOG:]
             newline = keep.find(b"\n")
-            keep = keep[newline + 1:] if newline >= 0 else keep
-            skipped = len(data) - len(keep)
-            data = keep
+            data = keep[newline + 1:] if newline >= 0 else keep
+        begin = end - len(data)
+        skipped = begin - self._published
+        if skipped:
             self._decoder.reset()
-        text = self._decoder.decode(data)
-        self.yard.broadcast_threadsafe([{
-            "run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(), "kind": "log",
-            "data": {"offset": start + skipped, "end": start + skipped + len(data), "skipped": skipped, "text": text},
-        }])
+        self._published = end
+        return {"run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(), "kind": "log",
+                "data": {"offset": begin, "end": end, "skipped": skipped, "text": self._decoder.decode(data)}}
 
     def _store(self, chunk: Chunk, final: dict[str, Any] | None = None) -> None:
         run_id, number, position = self.live.run_id, self.live.number, chunk.position
@@ -225,10 +262,13 @@ class Follower:
                 session.add(Event(run_id=run_id, attempt=number, time=now, kind=event["kind"], data=event["data"]))
             session.commit()
         messages = [{"run_id": run_id, "attempt": number, "time": now, **event} for event in events]
-        if stored:
-            messages.append({"run_id": run_id, "attempt": number, "time": now, "kind": "metrics",
-                             "data": {"points": chunk.tail, "count": stored, "progress": self.progress}})
         self.yard.publish_threadsafe(messages)
+        if stored:
+            pending = self._points_pending
+            points = chunk.tail if pending is None else (pending["points"] + chunk.tail)[-LIVE_TAIL:]
+            count = stored + (pending["count"] if pending else 0)
+            self._points_pending = {"points": points, "count": count, "progress": dict(self.progress)}
+        self._flush_live(force=final is not None)
         for report in snapshots:
             self.yard.take_snapshot(run_id, number, report.step, report.epoch)
 

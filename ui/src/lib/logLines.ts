@@ -143,10 +143,13 @@ export class LogBuffer {
     this.version += 1;
   }
 
-  /** Replaces a gap line with the bytes it stood for (they begin at a line start). */
-  fillGap(index: number, bytes: Uint8Array): void {
+  /** Replaces the gap that starts at byte `start` with the bytes it stood for (the
+   *  stream's bursts keep a tail from a line start, so the gap ends at one). */
+  fillGap(start: number, bytes: Uint8Array): void {
+    const index = this.lines.findIndex((line) => line.gapEnd != null && line.start === start);
     const gap = this.lines[index];
     if (!gap || gap.gapEnd == null) return;
+    if (bytes.length > gap.gapEnd - gap.start) bytes = bytes.subarray(0, gap.gapEnd - gap.start);
     const text = decoder().decode(bytes);
     const parts = text.split("\n");
     if (parts.length && parts[parts.length - 1] === "") parts.pop();
