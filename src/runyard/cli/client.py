@@ -367,7 +367,11 @@ class DaemonClient:
             raise
 
     def act(self, run_id: int, verb: str) -> dict[str, Any]:
-        """``cancel``, ``retry``, ``pause`` or ``resume`` one run; the run as it is now."""
+        """``cancel``, ``retry``, ``pause``, ``resume`` or ``delete`` one run; the run as it
+        is now (``{"id", "deleted": true}`` after a delete)."""
+        if verb == "delete":
+            deleted: dict[str, Any] = self._json("DELETE", f"/runs/{run_id}")
+            return deleted
         result: dict[str, Any] = self._json("POST", f"/runs/{run_id}/{verb}")
         return result
 

@@ -1,9 +1,9 @@
-"""``cancel``, ``retry``, ``pause``, ``resume``: one verb, many runs.
+"""``cancel``, ``retry``, ``pause``, ``resume``, ``delete``: one verb, many runs.
 
 Runs are named by ids, ranges or filters (``cancel 3-7``, ``retry --status failed``).
 Ranges and filters pick only the runs the verb applies to (``cancel --all`` leaves finished
 runs alone); a run named by its id is always tried and refused with the daemon's reason.
-Cancelling more than one run asks first on a terminal; ``-y`` does not ask.
+Cancelling or deleting more than one run asks first on a terminal; ``-y`` does not ask.
 """
 
 import sys
@@ -37,6 +37,7 @@ VERBS = {
     "retry": Verb("retry", "queued again", frozenset({"failed", "cancelled", "lost"}), False),
     "pause": Verb("pause", "paused", frozenset({"preparing", "running"}), False),
     "resume": Verb("resume", "resumed", frozenset({"paused"}), False),
+    "delete": Verb("delete", "deleted", frozenset({"completed", "failed", "cancelled", "lost"}), True),
 }
 
 
@@ -94,6 +95,7 @@ def result_line(verb: Verb, run: dict[str, Any]) -> str:
         "retry": status in ("queued", "waiting", "preparing", "running"),
         "pause": status == "paused",
         "resume": status in ("running", "preparing"),
+        "delete": bool(run.get("deleted")),
     }[verb.name]
     return (
         f"run {run['id']} {verb.done}"
@@ -124,6 +126,8 @@ HELP = {
     " by its id to run it again).",
     "pause": "Pause running runs (SIGSTOP to the process group); their GPUs stay theirs.",
     "resume": "Resume paused runs (SIGCONT).",
+    "delete": "Delete finished runs with their metrics, events and files (ranges, --status and"
+    " --all pick finished runs only; a run still going must be cancelled first).",
 }
 
 

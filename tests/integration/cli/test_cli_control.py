@@ -46,6 +46,20 @@ def test_bulk_cancel_takes_ranges_and_skips_finished_runs(cli: Cli) -> None:
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
 
 
+def test_delete_removes_finished_runs_and_refuses_a_running_one(cli: Cli) -> None:
+    done = [cli.submit("--gpus", "0", "--", "true") for _ in range(2)]
+    cli.ok("wait", *map(str, done))
+    sleeper = cli.submit("--gpus", "0", "--", "sleep", "60")
+    cli.wait_for(sleeper, {"running"})
+    out = cli.ok("delete", f"{done[0]}-{sleeper}", "-y")  # a range picks finished runs only
+    assert out.splitlines() == [f"run {i} deleted" for i in done]
+    shown = cli("show", str(done[0]))
+    assert shown.returncode == 1 and "not found" in shown.stderr
+    refused = cli("delete", str(sleeper))
+    assert refused.returncode == 1 and "cancel it first" in refused.stderr
+    cli.ok("cancel", str(sleeper))
+
+
 def test_bulk_cancel_asks_first_on_a_terminal(cli: Cli) -> None:
     ids = [cli.submit("--gpus", "0", "--", "sleep", "60") for _ in range(2)]
     screen = answer_on_terminal(cli, ["cancel", f"{ids[0]}-{ids[1]}"], b"n\n")

@@ -100,15 +100,31 @@ export function RunPage({ id }: { id: number }) {
             <tbody>
               <Row label="Command"><code data-testid="run-command">{run.display_command}</code>{run.shell ? <span className="muted"> (shell)</span> : null}</Row>
               <Row label="Workdir"><code>{run.workdir}</code></Row>
-              <Row label="GPUs">{gpuSummary(run)}</Row>
-              <Row label="Priority">{run.priority} · retries {run.retries} on {run.retry_on}{run.timeout_s ? ` · timeout ${formatDuration(run.timeout_s)}` : ""}</Row>
+              <Row label="GPUs">
+                {gpuSummary(run)}
+                <span className="muted"> · priority {run.priority} · retries {run.retries} on {run.retry_on}{run.timeout_s ? ` · timeout ${formatDuration(run.timeout_s)}` : ""}</span>
+              </Row>
+              {run.attempts.length === 1 ? (
+                <Row label="Attempt">
+                  <span data-testid="attempts">1 · {run.attempts[0].status}
+                    {run.attempts[0].exit_code != null ? ` · exit code ${run.attempts[0].exit_code}` : ""}
+                    {run.attempts[0].signal != null ? ` · signal ${run.attempts[0].signal}` : ""}
+                    {run.attempts[0].reason ? ` · ${run.attempts[0].reason}` : ""}</span>
+                </Row>
+              ) : null}
               <Row label="Times">
                 created {formatTime(run.created_at)}
                 {run.started_at ? <> · started {formatTime(run.started_at)}</> : null}
                 {run.finished_at ? <> · finished {formatTime(run.finished_at)}</> : null}
                 {run.started_at ? <> · <b><Elapsed from={run.started_at} to={run.finished_at} /></b></> : null}
               </Row>
-              {run.tags.length || run.sweep ? <Row label="Tags"><Tags tags={run.tags} />{run.sweep ? <span className="muted"> sweep {run.sweep}</span> : null}</Row> : null}
+              <Row label="Tags">
+                <Tags tags={run.tags} />{run.sweep ? <span className="muted"> sweep {run.sweep}</span> : null}
+                {!run.tags.length && !run.sweep ? <span className="muted">none · </span> : <span className="muted"> · </span>}
+                <span className="muted">export </span>
+                <a href={`${API}/runs/${run.id}/export`} download={`run-${run.id}.csv`}>CSV</a>{" · "}
+                <a href={`${API}/runs/${run.id}/export?format=json`} download={`run-${run.id}.json`}>JSON</a>
+              </Row>
               {run.after.length || run.after_any.length ? (
                 <Row label="After">
                   {[...run.after.map((d) => ["after", d] as const), ...run.after_any.map((d) => ["after any", d] as const)].map(([kind, dep]) => (
@@ -116,21 +132,19 @@ export function RunPage({ id }: { id: number }) {
                   ))}
                 </Row>
               ) : null}
-              <Row label="Export">
-                <a href={`${API}/runs/${run.id}/export`} download={`run-${run.id}.csv`}>CSV</a>{" · "}
-                <a href={`${API}/runs/${run.id}/export?format=json`} download={`run-${run.id}.json`}>JSON</a>
-              </Row>
             </tbody>
           </table>
         </div>
         <div className="panel panel-body">
           <table className="kv">
             <tbody>
-              <Row label="Progress"><div style={{ maxWidth: 320 }}><ProgressBar progress={run.progress} status={run.status} /></div></Row>
-              <Row label="Position">
+              <Row label="Progress">
+                <div style={{ maxWidth: 360 }}><ProgressBar progress={run.progress} status={run.status} /></div>
+                <span className="muted">
                 {run.progress.epoch != null ? `epoch ${run.progress.epoch}/${run.progress.total_epochs ?? "?"}` : "—"}
                 {run.progress.step != null ? ` · step ${run.progress.step.toLocaleString()}` : ""}
                 {run.progress.seconds_per_epoch != null ? ` · ${formatDuration(run.progress.seconds_per_epoch)}/epoch` : ""}
+                </span>
               </Row>
               <Row label="Final">
                 {run.final.accuracy != null ? (
@@ -168,7 +182,7 @@ export function RunPage({ id }: { id: number }) {
         </div>
       ) : null}
 
-      {run.attempts.length ? (
+      {run.attempts.length > 1 ? (
         <>
           <h2>Attempts</h2>
           <table className="list panel" data-testid="attempts">
