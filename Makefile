@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UI_BUILT := src/runyard/server/static/index.html
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package-lock.json
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv ui chromium run test lint bench clean
 
 venv: $(STAMP)
 
@@ -14,19 +16,28 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: venv  ## start `runyard serve` on 127.0.0.1 with a few example runs queued
+ui: $(UI_BUILT)  ## build the web UI (Node >= 20.19) into the package's static folder
+
+$(UI_BUILT): $(UI_SOURCES)
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+chromium:  ## Debian's Chromium, for the browser tests (Playwright drives it)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+run: venv ui  ## start `runyard serve` on 127.0.0.1 with a few example runs queued
 	bash scripts/run.sh
 
-test: venv  ## install what the tests need, then run them all (lint first: it is fast)
+test: venv ui chromium  ## install what the tests need, then run them all (lint first: it is fast)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	cd ui && npm test --silent
 	$(PY) -m pytest -q
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
-bench: venv  ## every benchmark; figures land in benchmarks/results/
+bench: venv ui chromium  ## every benchmark; figures land in benchmarks/results/
 	bash benchmarks/run_all.sh
 
 clean:

@@ -13,3 +13,4 @@ $py benchmarks/bench_downsample.py
 $py benchmarks/bench_ingest.py
 $py benchmarks/bench_api_list.py
 $py benchmarks/bench_streams.py
+$py benchmarks/bench_ui.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 
 import psycopg
@@ -26,6 +27,7 @@ def pg_url():
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
     yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    gc.collect()  # a connection the test left open warns here, in that test, not in a later one
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 

@@ -7,11 +7,13 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 from sqlalchemy import select
@@ -45,6 +47,7 @@ from runyard.store.db import open_database
 from runyard.store.tables import Attempt, Run
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Yard:
@@ -58,6 +61,8 @@ class Yard:
         self.live: dict[int, LiveAttempt] = {}
         self.readings: list[GpuReading] = []
         self.gpu_view: tuple[GpuState, ...] = ()
+        self._threads_busy = 0
+        self._threads_lock = threading.Lock()
         self.gpu_history: deque[tuple[float, list[tuple[int, int, int | None]]]] = deque(maxlen=300)
         self.started_at = time.time()
         self._wake = asyncio.Event()
@@ -104,9 +109,27 @@ class Yard:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        deadline = time.monotonic() + 10
+        while self._threads_busy and time.monotonic() < deadline:  # ingestion steps in flight
+            await asyncio.sleep(0.01)
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``asyncio.to_thread``, counted: :meth:`stop` waits for these to end before it
+        closes the database (a cancelled await does not stop its thread)."""
+
+        def counted() -> T:
+            try:
+                return fn(*args)
+            finally:
+                with self._threads_lock:
+                    self._threads_busy -= 1
+
+        with self._threads_lock:
+            self._threads_busy += 1
+        return await asyncio.to_thread(counted)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -178,7 +201,7 @@ class Yard:
             info = self.executor.read_exit(self.attempt_dir(live.run_id, live.number))
             await follower.drain(info.exit_code if info else None, info is None or info.signal is not None)
             await finish_attempt(self, live)
-            self._spawn(asyncio.to_thread(write_run_outputs, self, live.run_id))
+            self._spawn(self.in_thread(write_run_outputs, self, live.run_id))
         except asyncio.CancelledError:
             raise
         except Exception:

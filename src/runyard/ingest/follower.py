@@ -79,10 +79,10 @@ class Follower:
         """Read while the attempt lives; returns once ``ended`` is set (then call drain)."""
         while not ended.is_set():
             try:
-                found = await asyncio.to_thread(self.step)
+                found = await self.yard.in_thread(self.step)
             except Exception:
                 log.exception("run %s: ingestion step failed; retrying from the stored offset", self.live.run_id)
-                await asyncio.to_thread(self._load)
+                await self.yard.in_thread(self._load)
                 found = False
             if not found:
                 self.flush_live()
@@ -95,7 +95,7 @@ class Follower:
     async def drain(self, exit_code: int | None, signalled: bool) -> None:
         """Read what is left after the process ended, and store the final results."""
         try:
-            await asyncio.to_thread(self.finish, exit_code, signalled)
+            await self.yard.in_thread(self.finish, exit_code, signalled)
         except Exception:
             log.exception("run %s: final ingestion of attempt %s failed", self.live.run_id, self.live.number)
 

@@ -9,7 +9,7 @@ from runyard import __version__
 from runyard.daemon.yard import Yard
 from runyard.server.auth import BodyLimit, TokenAuth
 from runyard.server.errors import install_error_handlers
-from runyard.server.routes import exports, files, gpus, metrics, runs, streams, system, training
+from runyard.server.routes import exports, files, gpus, metrics, runs, streams, system, training, ui
 from runyard.service.streams import QueueFeed
 
 
@@ -27,6 +27,7 @@ def create_app(yard: Yard, token: str) -> FastAPI:
     install_error_handlers(app)
     for module in (system, runs, metrics, files, exports, streams, gpus, training):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(ui.router)  # last: the web UI's pages answer what the API does not
     # Outermost last: CORS answers preflights (which carry no token), then the body limit,
     # then the token check in front of every route, the docs included.
     app.add_middleware(TokenAuth, token=token)

@@ -9,6 +9,9 @@ import { alignSeries, type XY } from "../lib/series";
 import { smooth } from "../lib/smoothing";
 import { useStore } from "../lib/store";
 
+/** Tick spacings of the x axis: steps and epochs are whole numbers. */
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 2.5e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
+
 export const PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];
 
 export interface ChartSeries {
@@ -29,6 +32,12 @@ interface ChartProps {
   height?: number;
   /** Full detail for an x range (the API's x_min/x_max), in the order of `series`. */
   zoomDetail?(min: number, max: number): Promise<XY[]>;
+}
+
+function sparse(data: XY): boolean {
+  let count = 0;
+  for (const y of data.ys) if (y != null && ++count > 40) return false;
+  return true;
 }
 
 export function Chart({ title, subtitle, series, version, xLabel, smoothing, logScale, height = 230, zoomDetail }: ChartProps) {
@@ -58,6 +67,8 @@ export function Chart({ title, subtitle, series, version, xLabel, smoothing, log
     const grid = cssVar("--chart-grid");
     const lines: uPlot.Series[] = series.map((s) => ({
       label: s.label, stroke: s.color, width: 1.6, spanGaps: true,
+      // A series of a few points (an early run, an epoch-level metric) shows its points.
+      points: { show: sparse(s.data), size: 5, fill: s.color },
       value: (_u: uPlot, v: number | null) => (v == null ? "—" : formatMetric(v)),
     }));
     const raw: uPlot.Series[] = smoothed
@@ -68,7 +79,7 @@ export function Chart({ title, subtitle, series, version, xLabel, smoothing, log
       height,
       scales: { x: { time: false }, y: logScale ? { distr: 3, log: 10 } : {} },
       axes: [
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, label: xLabel, labelSize: 18, labelGap: 0, font: "11px system-ui", labelFont: "11px system-ui" },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, label: xLabel, incrs: WHOLE_STEPS, labelSize: 18, labelGap: 0, font: "11px system-ui", labelFont: "11px system-ui" },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, size: 58, font: "11px system-ui",
           values: (_u, values) => values.map((v) => formatMetric(v)) },
       ],
@@ -127,7 +138,7 @@ export function Chart({ title, subtitle, series, version, xLabel, smoothing, log
     <div className="panel chart" data-testid={`chart-${title}`}>
       <div className="chart-title">
         <span>{title}</span>
-        {subtitle ? <span className="muted">{subtitle}</span> : null}
+        {subtitle ? <span className="muted" data-testid="chart-subtitle">{subtitle}</span> : null}
         <span className="spacer" />
         {zoom ? (
           <>

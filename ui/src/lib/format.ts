@@ -2,6 +2,7 @@
 
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "—";
+  if (seconds < 9.95 && !Number.isInteger(seconds)) return `${seconds.toFixed(1)}s`; // 0.2s an epoch, not "0s"
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);

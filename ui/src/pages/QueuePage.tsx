@@ -11,6 +11,7 @@ import { useShortcuts } from "../app/shortcuts";
 import { notify } from "../app/toasts";
 import { Empty, ErrorBox } from "../components/bits";
 import { confirmAction } from "../components/Confirm";
+import { isLoss } from "../lib/metricGroups";
 import { DEFAULT_SORT, decodeQueueView, encodeQueueView, encodeRunIds, nextSort, type QueueView } from "../lib/urlState";
 import { type CellContext, queueColumns } from "../queue/columns";
 import { LiveQueue, useQueueMeta, useQueueRun } from "../queue/liveQueue";
@@ -135,12 +136,20 @@ function Queue({ queue, view }: { queue: LiveQueue; view: QueueView }) {
     { keys: "k", description: "previous run", run: () => moveFocus(-1) },
     { keys: "x", description: "select / unselect the run under the cursor", run: () => rows[focus] && toggleRow(rows[focus]) },
     { keys: "Enter", description: "open the run under the cursor", run: () => rows[focus] && navigate(`/runs/${rows[focus].original}`) },
-    { keys: "c", description: "cancel the selected runs", run: () => void act("cancel", selected) },
-    { keys: "r", description: "retry the selected runs", run: () => void act("retry", selected) },
+    { keys: "c", description: "cancel the selected runs", run: () => (selected.length ? void act("cancel", selected) : notify("select runs first (x, or their boxes)", "error")) },
+    { keys: "r", description: "retry the selected runs", run: () => (selected.length ? void act("retry", selected) : notify("select runs first (x, or their boxes)", "error")) },
     { keys: "m", description: "compare the selected runs", run: () => selected.length && navigate(`/compare${encodeRunIds(selected)}`) },
     { keys: "a", description: "select every loaded run", run: () => table.toggleAllRowsSelected(true) },
     { keys: "u", description: "clear the selection", run: () => setSelection({}) },
   ]);
+
+  // Metrics the loaded runs report, to sort by (best first: lowest loss, highest anything else).
+  const metricKeys = useMemo(() => {
+    const keys = new Set<string>();
+    for (const id of meta.order.slice(0, 500)) for (const key of Object.keys(queue.run(id)?.metrics ?? {})) keys.add(key);
+    if (metricKey) keys.add(metricKey);
+    return [...keys].sort();
+  }, [meta.order, metricKey]);
 
   const filtered = view.status.length > 0 || view.tag.length > 0 || Boolean(view.q) || Boolean(view.sweep);
   const totalRuns = Object.values(meta.liveCounts).reduce((s, n) => s + (n ?? 0), 0);
@@ -166,6 +175,16 @@ function Queue({ queue, view }: { queue: LiveQueue; view: QueueView }) {
         <TagFilter tags={view.tag} onChange={(tag) => update({ tag })} />
         {filtered ? <button className="ghost" onClick={() => setSearch(view.sort !== DEFAULT_SORT ? `?sort=${view.sort}` : "")}>Clear filters</button> : null}
         <div className="spacer" />
+        {metricKeys.length ? (
+          <select aria-label="Sort by a metric" value={metricKey ? view.sort : ""}
+                  onChange={(e) => update({ sort: e.target.value || DEFAULT_SORT })}>
+            <option value="">Sort by a metric…</option>
+            {metricKeys.map((key) => {
+              const sort = isLoss(key) ? `metric:${key}:best` : `-metric:${key}:best`;
+              return <option key={key} value={view.sort.replace(/^-?metric:/, "").split(":")[0] === key ? view.sort : sort}>best {key}</option>;
+            })}
+          </select>
+        ) : null}
         <Link to="/submit" className="button primary">Submit a run</Link>
       </div>
 

@@ -11,7 +11,7 @@ import { confirmAction } from "../components/Confirm";
 import { formatDuration, formatMetric, formatMib, formatTime } from "../lib/format";
 import { decodeRunView, encodeRunView, RUN_TABS, type RunTab, type RunView } from "../lib/urlState";
 import { LogViewer } from "../run/LogViewer";
-import { RunCharts } from "../run/RunCharts";
+import { readOverview, RunCharts } from "../run/RunCharts";
 import { EventsTab, FilesTab, SnapshotsTab } from "../run/RunLists";
 import { useRunStream } from "../run/useRunStream";
 
@@ -25,6 +25,13 @@ export function RunPage({ id }: { id: number }) {
   const { search } = useLocation();
   const view = useMemo(() => decodeRunView(search), [search]);
   const [state, feed] = useRunStream(id);
+  // The charts' first read starts with the page, beside the stream (not after its state).
+  const firstMetrics = useMemo(() => {
+    if (decodeRunView(location.search).tab !== "charts") return { current: undefined };
+    const read = readOverview(id);
+    read.catch(() => undefined); // RunCharts reports a failure; nothing is left unhandled
+    return { current: read as Promise<Awaited<typeof read>> | undefined };
+  }, [id]);
   const run = state.run;
   const setView = (patch: Partial<RunView>) => setSearch(encodeRunView({ ...view, ...patch }));
 
@@ -224,7 +231,7 @@ export function RunPage({ id }: { id: number }) {
             <label><input type="checkbox" checked={view.logScale} onChange={(e) => setView({ logScale: e.target.checked })} /> log scale</label>
             <span className="muted">x = {xLabel} · drag across a chart to zoom in (full detail), double-click to zoom out</span>
           </div>
-          <RunCharts runId={run.id} feed={feed} epoch={state.epoch} xLabel={xLabel} smoothing={view.smooth} logScale={view.logScale} running={live} />
+          <RunCharts first={firstMetrics} runId={run.id} feed={feed} epoch={state.epoch} xLabel={xLabel} smoothing={view.smooth} logScale={view.logScale} running={live} />
         </>
       ) : null}
       {view.tab === "log" ? <LogViewer run={run} attempt={view.attempt} feed={feed} onAttempt={(attempt) => setView({ attempt })} /> : null}

@@ -85,11 +85,11 @@ export function queueColumns(metricKey: string | null): ColumnDef<number>[] {
 }
 
 function gpuText(run: Run): ReactNode {
-  if (run.gpus.length) return run.gpus.join(",");
+  if (run.gpus.length) return <span title={`on GPU ${run.gpus.join(", ")}`}>{run.gpus.join(",")}</span>;
   if (run.gpus_min === 0) return <span className="muted">CPU</span>;
   if (run.gpus_min != null) {
     const want = run.gpus_min === run.gpus_max ? `${run.gpus_min}` : `${run.gpus_min}-${run.gpus_max}`;
-    return <span className="muted" title="GPUs asked for">{want}</span>;
+    return <span className="muted" title={`asks for ${want} GPU${want === "1" ? "" : "s"}`}>×{want}</span>;
   }
   return <span className="muted">—</span>;
 }

@@ -157,12 +157,23 @@ export function LogViewer({ run, attempt: chosen, feed, onAttempt }: Props) {
     if (element.scrollTop < LINE_HEIGHT * 2 && buffer.hasEarlier && ready) void loadEarlier();
   };
 
-  // Search over the loaded lines; settles for a moment while output streams in.
+  // Search over the loaded lines: at once for a new query, then at most every 300 ms while
+  // output streams in (a throttle, not a debounce, which a busy log would starve).
   const [matches, setMatches] = useState<number[]>([]);
+  const searchTimer = useRef<number | undefined>(undefined);
+  const latestQuery = useRef(query);
+  latestQuery.current = query;
   useEffect(() => {
-    const timer = setTimeout(() => setMatches(buffer.search(query)), query ? 150 : 0);
-    return () => clearTimeout(timer);
-  }, [query, version, buffer]);
+    setMatches(buffer.search(query));
+  }, [query, buffer]);
+  useEffect(() => {
+    if (!query || searchTimer.current !== undefined) return;
+    searchTimer.current = window.setTimeout(() => {
+      searchTimer.current = undefined;
+      setMatches(buffer.search(latestQuery.current));
+    }, 300);
+  }, [version]);
+  useEffect(() => () => clearTimeout(searchTimer.current), []);
   const matchSet = useMemo(() => new Set(matches), [matches]);
   const goTo = (index: number) => {
     if (!matches.length) return;

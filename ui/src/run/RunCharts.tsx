@@ -11,7 +11,17 @@ import type { RunFeed } from "./useRunStream";
 
 export const CHART_POINTS = 1200;
 
+type MetricsAnswer = Awaited<ReturnType<typeof api.metrics>>;
+
+/** The overview read of a run's series, as the page asks for it before the run's stream
+ *  has answered (RunPage starts it, so the two requests overlap). */
+export function readOverview(runId: number): Promise<MetricsAnswer> {
+  return api.metrics(runId, new URLSearchParams({ points: String(CHART_POINTS) }));
+}
+
 interface Props {
+  /** The first read, already under way; taken (emptied) by the first chart read. */
+  first?: { current: Promise<MetricsAnswer> | undefined };
   runId: number;
   feed: RunFeed;
   /** Bumped when the run's stream restarts: the series are read again. */
@@ -22,7 +32,7 @@ interface Props {
   running: boolean;
 }
 
-export function RunCharts({ runId, feed, epoch, xLabel, smoothing, logScale, running }: Props) {
+export function RunCharts({ first, runId, feed, epoch, xLabel, smoothing, logScale, running }: Props) {
   const store = useRef(new Map<string, XY>());
   const [version, setVersion] = useState(0);
   const [loaded, setLoaded] = useState(false);
@@ -35,9 +45,10 @@ export function RunCharts({ runId, feed, epoch, xLabel, smoothing, logScale, run
     let refetchTimer: number | undefined;
     const read = async () => {
       held = [];
-      const query = new URLSearchParams({ points: String(CHART_POINTS) });
+      const early = first?.current;
+      if (first) first.current = undefined; // used once: later reads (a new state, the tab shown again) ask anew
       try {
-        const answer = await api.metrics(runId, query);
+        const answer = await (early ?? readOverview(runId));
         if (cancelled) return;
         const next = new Map<string, XY>();
         for (const [key, series] of Object.entries(answer.series)) next.set(key, fromApi(series));
@@ -93,7 +104,7 @@ export function RunCharts({ runId, feed, epoch, xLabel, smoothing, logScale, run
         const series = group.keys.map((key, i) => ({ label: key, color: PALETTE[i % PALETTE.length], data: store.current.get(key)! }));
         const points = series.reduce((n, s) => n + s.data.xs.length, 0);
         return (
-          <Chart key={group.id} title={group.title} subtitle={group.keys.length > 1 ? `${group.keys.length} series` : `${points.toLocaleString()} points shown`}
+          <Chart key={group.id} title={group.title} subtitle={`${group.keys.length > 1 ? `${group.keys.length} series · ` : ""}${points.toLocaleString()} points`}
                  series={series} version={version} xLabel={xLabel} smoothing={smoothing} logScale={logScale}
                  zoomDetail={async (min, max) => {
                    const query = new URLSearchParams({ points: String(CHART_POINTS), x_min: String(min), x_max: String(max) });
