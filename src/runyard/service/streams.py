@@ -33,7 +33,7 @@ from runyard.domain.status import FINISHED, RunStatus
 from runyard.service.bus import Message, Subscription
 from runyard.service.gpus import describe_gpus
 from runyard.service.render import render_run
-from runyard.service.runs import RUN_LOADS, get_run
+from runyard.service.runs import RUN_LOADS, get_run, render_runs
 from runyard.store.tables import Run
 
 if TYPE_CHECKING:
@@ -117,13 +117,6 @@ def queue_state(yard: Yard) -> dict[str, Any]:
         reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
         rendered = [render_run(r, reasons.get(r.id)) for r in runs]
     return {"counts": status_counts(yard), "runs": rendered, "truncated": truncated, "gpus": describe_gpus(yard)}
-
-
-def render_runs(yard: Yard, run_ids: list[int]) -> list[dict[str, Any]]:
-    with yard.sessions() as session:
-        runs = list(session.scalars(select(Run).options(*RUN_LOADS).where(Run.id.in_(run_ids))))
-        reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
-        return [render_run(r, reasons.get(r.id)) for r in runs]
 
 
 class QueueFeed:
