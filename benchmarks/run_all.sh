@@ -12,5 +12,6 @@ $py benchmarks/bench_parser.py
 $py benchmarks/bench_downsample.py
 $py benchmarks/bench_ingest.py
 $py benchmarks/bench_api_list.py
+$py benchmarks/bench_metrics_read.py
 $py benchmarks/bench_streams.py
 $py benchmarks/bench_ui.py

@@ -51,3 +51,22 @@ async def test_a_run_completes_and_retries_on_postgres(tmp_path, gpus, pg_url):
         assert (run["status"], [a["exit_code"] for a in run["attempts"]]) == ("completed", [1, 0])
     finally:
         await stop_everything(core)
+
+
+async def test_charts_of_long_series_from_overviews_on_postgres(tmp_path, gpus, pg_url):
+    from tests.integration.test_metric_overviews import Series, walk
+
+    core = Yard(make_settings(tmp_path, gpus, database_url=pg_url))
+    await core.start()
+    try:
+        run_id = submit(core, *python("pass"), gpus_min=0)
+        await wait_for(core, run_id)
+        series = Series(core, run_id)
+        series.write(*walk(0, 25_000, seed=1))
+        assert series.chart() == series.expected() and series.overview() is not None
+        series.write(*walk(25_000, 12_000, seed=2))
+        assert series.chart() == series.expected() and series.overview().count == 37_000
+        series.write(*walk(0, 100, seed=3))  # a retry from x = 0
+        assert series.overview() is None and series.chart() == series.expected()
+    finally:
+        await stop_everything(core)

@@ -38,6 +38,11 @@ def scalar_rows(series: dict[str, list[tuple[float, float]]], by_step: bool):  #
 
 
 def write_run_outputs(yard: Yard, run_id: int) -> None:
+    """At an attempt's end (and after reingestion): the files, and the overviews of the
+    run's long series brought up to date, so that its charts open quickly."""
+    from runyard.store.overviews import refresh_overviews
+
+    refresh_overviews(yard.sessions, run_id, build=True)  # logs what fails, raises nothing
     try:
         series, by_step = read_all_series(yard, run_id)
         if not series:

@@ -34,6 +34,9 @@ CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough 
 BIG_CHUNK = 256 << 10  # a gain at least this big is parsed in the parse process
 LIVE_LOG = 16 << 10  # most log bytes one live message carries (a live view shows the tail)
 LIVE_EVERY_S = 0.1  # at most one live log and one live metrics message this often (a burst's rest waits)
+OVERVIEW_EVERY_S = 2.0  # stored overviews of a printing run are brought up to date at most this often,
+OVERVIEW_POINTS = 10_000  # once its series have grown by this many points,
+OVERVIEW_SHARE = 10  # and at most 1/OVERVIEW_SHARE of the time: a refresh reads back what was written
 
 
 class Follower:
@@ -55,6 +58,7 @@ class Follower:
         self._log_pending: tuple[int, bytes] | None = None  # (offset, tail) not yet sent
         self._points_pending: dict[str, Any] | None = None
         self._live_at = 0.0
+        self._overviews_at = (0.0, self._points())  # (monotonic time, points stored) of the next refresh
 
     def _load(self) -> None:
         """Take up where the database says ingestion stands (at start, and after a failed
@@ -271,6 +275,25 @@ class Follower:
         self._flush_live(force=final is not None)
         for report in snapshots:
             self.yard.take_snapshot(run_id, number, report.step, report.epoch)
+        if stored:
+            self._refresh_overviews()
+
+    def _points(self) -> int:
+        return sum(summary.count for summary in self.summaries.values())
+
+    def _refresh_overviews(self) -> None:
+        """Extend the stored overviews (the ones a chart asked for) with the points printed
+        since, so that a chart of a long series stays quick while the run prints."""
+        from runyard.store.overviews import refresh_overviews
+
+        due_at, base = self._overviews_at
+        points = self._points()
+        started = time.monotonic()
+        if started < due_at or points - base < OVERVIEW_POINTS:
+            return
+        refresh_overviews(self.yard.sessions, self.live.run_id, build=False)
+        spent = time.monotonic() - started
+        self._overviews_at = (started + max(OVERVIEW_EVERY_S, OVERVIEW_SHARE * spent), points)
 
     def _update_progress(self, position: Position, now: float) -> None:
         epoch, total, step = position.epoch, position.total_epochs, position.step

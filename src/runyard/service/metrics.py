@@ -13,7 +13,7 @@ from runyard.domain.status import RunStatus
 from runyard.errors import Conflict
 from runyard.service.render import number, render_run
 from runyard.service.runs import load_run
-from runyard.store.metrics import delete_metrics, metric_keys, read_series
+from runyard.store.metrics import delete_metrics, metric_keys, read_columns
 from runyard.store.tables import Attempt, Event, Run, RunWarning
 
 if TYPE_CHECKING:
@@ -22,28 +22,34 @@ if TYPE_CHECKING:
 
 def series(yard: Yard, run_id: int, keys: list[str] | None, points: int | None,
            x_min: float | None, x_max: float | None) -> dict[str, Any]:
-    """Whole series, or about ``points`` per series chosen so that no spike is hidden."""
+    """Whole series, or about ``points`` per series chosen so that no spike is hidden.
+
+    A chart of a whole long series is drawn from its overview (store/overviews.py: a few
+    thousand points standing for all of them, kept up to date) instead of every point; a
+    zoomed range is read exactly.
+    """
+    from runyard.store.downsample import downsample
+    from runyard.store.overviews import overview_points, uses_overview
+
     downsampled = False
     result: dict[str, list[list[float | str | None]]] = {}
     with yard.sessions() as session:
         load_run(session, run_id)
         for key in metric_keys(session, run_id, keys):
-            pairs = read_series(session, run_id, key.id, x_min, x_max)
-            if points is not None and len(pairs) > points:
-                pairs = _downsample(pairs, points)
+            found = None
+            if points is not None and x_min is None and x_max is None and uses_overview(key.count, points):
+                found = overview_points(yard.sessions, session, run_id, key.id)
+            if found is not None:
+                x, y, count = found
+                downsampled = downsampled or count > len(x)
+            else:
+                x, y = read_columns(session, run_id, key.id, x_min, x_max)
+            if points is not None and len(x) > points:
+                chosen = downsample(x, y, points)
+                x, y = x[chosen], y[chosen]
                 downsampled = True
-            result[key.key] = [[x, number(v)] for x, v in pairs]
+            result[key.key] = [[px, number(v)] for px, v in zip(x.tolist(), y.tolist(), strict=True)]
     return {"run_id": run_id, "series": result, "downsampled": downsampled}
-
-
-def _downsample(pairs: list[tuple[float, float]], points: int) -> list[tuple[float, float]]:
-    import numpy as np
-
-    from runyard.store.downsample import downsample
-
-    x = np.fromiter((p[0] for p in pairs), dtype=np.float64, count=len(pairs))
-    y = np.fromiter((p[1] for p in pairs), dtype=np.float64, count=len(pairs))
-    return [pairs[i] for i in downsample(x, y, points)]
 
 
 def summary(yard: Yard, run_id: int) -> dict[str, Any]:

@@ -8,15 +8,21 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runyard.store.tables import MetricKey
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-def _placeholders(session: Session, count: int) -> str:
+    Floats = npt.NDArray[np.float64]
+
+
+def placeholders(session: Session, count: int) -> str:
     mark = "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
     return ", ".join([mark] * count)
 
@@ -99,6 +105,7 @@ def write_columns(session: Session, run_id: int, summaries: dict[str, Summary],
     """
     parts = []
     count = 0
+    rewritten = []
     for key, (xs, values) in columns.items():
         if not xs:
             continue
@@ -111,12 +118,25 @@ def write_columns(session: Session, run_id: int, summaries: dict[str, Summary],
             session.add(row)
             session.flush()
             summary = summaries[key] = Summary(row.id)
+        elif summary.last_x is not None and min(xs) <= summary.last_x:
+            rewritten.append(summary.key_id)  # not an append past the last x (a retry from x = 0)
         stored = [_stored(v) for v in values] if any(v != v for v in values) else values  # NaN → NULL
         summary.add_columns(xs, values)
         parts.append(zip(repeat(run_id), repeat(summary.key_id), xs, stored, strict=False))
         count += len(xs)
+    if rewritten:
+        _mark_rewritten(session, rewritten)
     _upsert_rows(session, chain.from_iterable(chain.from_iterable(parts)), count)
     return count
+
+
+def _mark_rewritten(session: Session, key_ids: list[int]) -> None:
+    """Series whose stored points change other than by an append: their overviews
+    (store/overviews.py) no longer stand for them, nor does one built from a read under way."""
+    keys = placeholders(session, len(key_ids))
+    execute = session.connection().exec_driver_sql
+    execute(f"UPDATE metric_keys SET generation = generation + 1 WHERE id IN ({keys})", tuple(key_ids))
+    execute(f"DELETE FROM metric_overviews WHERE key_id IN ({keys})", tuple(key_ids))
 
 
 ROWS_PER_STATEMENT = 8000  # 32,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535
@@ -127,7 +147,7 @@ def _upsert_rows(session: Session, flat: Iterable[Any], count: int) -> None:
     statement: 2 to 3 times faster than ``executemany`` one row at a time (fewer round trips
     between Python and the database, and fewer hand-overs of the GIL)."""
     upsert = " ON CONFLICT (run_id, key_id, x) DO UPDATE SET value = excluded.value"
-    row = f"({_placeholders(session, 4)})"
+    row = f"({placeholders(session, 4)})"
     values = iter(flat)
     execute = session.connection().exec_driver_sql
     full, rest = divmod(count, ROWS_PER_STATEMENT)
@@ -150,7 +170,7 @@ def save_summaries(session: Session, summaries: dict[str, Summary], keys: Iterab
 def recompute_summaries(session: Session, run_id: int) -> None:
     """Exact summaries from the stored points (a value replaced at an x no longer counts),
     computed by the database: a few index lookups per metric, not a scan in Python."""
-    mark = _placeholders(session, 1)
+    mark = placeholders(session, 1)
     run_key = f"run_id = {mark} AND key_id = {mark}"
     execute = session.connection().exec_driver_sql
     totals = execute(
@@ -176,16 +196,40 @@ def recompute_summaries(session: Session, run_id: int) -> None:
 
 def read_series(session: Session, run_id: int, key_id: int, x_min: float | None = None,
                 x_max: float | None = None) -> list[tuple[float, float]]:
-    sql = "SELECT x, value FROM metric_points WHERE run_id = {0} AND key_id = {0}".format(_placeholders(session, 1))
+    sql = "SELECT x, value FROM metric_points WHERE run_id = {0} AND key_id = {0}".format(placeholders(session, 1))
     params: list[float | int] = [run_id, key_id]
     if x_min is not None:
-        sql += " AND x >= " + _placeholders(session, 1)
+        sql += " AND x >= " + placeholders(session, 1)
         params.append(x_min)
     if x_max is not None:
-        sql += " AND x <= " + _placeholders(session, 1)
+        sql += " AND x <= " + placeholders(session, 1)
         params.append(x_max)
     rows = session.connection().exec_driver_sql(sql + " ORDER BY x", tuple(params)).fetchall()
     return [(x, _loaded(v)) for x, v in rows]
+
+
+def read_columns(session: Session, run_id: int, key_id: int, x_min: float | None = None,
+                 x_max: float | None = None, *, after: bool = False) -> tuple[Floats, Floats]:
+    """A series (or the part from ``x_min``, or past it when ``after``, to ``x_max``) as x
+    and value arrays, NaN for NULL: read straight into numpy, no tuple list between."""
+    import numpy as np
+
+    mark = placeholders(session, 1)
+    sql = f"SELECT x, value FROM metric_points WHERE run_id = {mark} AND key_id = {mark}"
+    params: list[float | int] = [run_id, key_id]
+    if x_min is not None:
+        sql += (" AND x > " if after else " AND x >= ") + mark
+        params.append(x_min)
+    if x_max is not None:
+        sql += " AND x <= " + mark
+        params.append(x_max)
+    cursor = session.connection().connection.cursor()  # the driver's own: rows as plain tuples
+    try:
+        cursor.execute(sql + " ORDER BY x", tuple(params))
+        rows = np.fromiter(cast("Iterable[Any]", cursor), dtype=[("x", "f8"), ("value", "f8")])  # NULL → NaN
+    finally:
+        cursor.close()
+    return np.ascontiguousarray(rows["x"]), np.ascontiguousarray(rows["value"])
 
 
 def metric_keys(session: Session, run_id: int, keys: Sequence[str] | None = None) -> list[MetricKey]:
@@ -196,6 +240,7 @@ def metric_keys(session: Session, run_id: int, keys: Sequence[str] | None = None
 
 
 def delete_metrics(session: Session, run_id: int) -> None:
-    session.connection().exec_driver_sql(
-        "DELETE FROM metric_points WHERE run_id = " + _placeholders(session, 1), (run_id,))
+    execute = session.connection().exec_driver_sql
+    execute("DELETE FROM metric_overviews WHERE run_id = " + placeholders(session, 1), (run_id,))
+    execute("DELETE FROM metric_points WHERE run_id = " + placeholders(session, 1), (run_id,))
     session.query(MetricKey).filter(MetricKey.run_id == run_id).delete()

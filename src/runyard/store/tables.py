@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -154,6 +155,25 @@ class MetricKey(Base):
     min_x: Mapped[float | None] = mapped_column(Float)
     max: Mapped[float | None] = mapped_column(Float)
     max_x: Mapped[float | None] = mapped_column(Float)
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                            doc="bumped when stored points change other than by an append")
+
+
+class MetricOverview(Base):
+    """The M4 reduction of one whole series, that a chart of it is drawn from (see
+    store/overviews.py): valid while ``generation`` is the key's and the key's count is
+    ``key_count`` plus the points past ``upto_x``."""
+
+    __tablename__ = "metric_overviews"
+
+    key_id: Mapped[int] = mapped_column(ForeignKey("metric_keys.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    key_count: Mapped[int] = mapped_column(Integer, doc="metric_keys.count when it covered every point")
+    count: Mapped[int] = mapped_column(Integer, doc="points covered")
+    upto_x: Mapped[float] = mapped_column(Float, doc="the last x covered")
+    width: Mapped[int] = mapped_column(Integer, doc="points a bucket")
+    data: Mapped[bytes] = mapped_column(LargeBinary, doc="x then y of each bucket's 6 slots, float64 little-endian")
 
 
 class MetricPoint(Base):
