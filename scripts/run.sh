@@ -15,5 +15,5 @@ if [ "$("$runyard" ls --json | .venv/bin/python -c 'import json,sys; print(len(j
   "$runyard" submit -q --name shell-demo --shell 'echo hello from runyard; sleep 1; echo done' >/dev/null
 fi
 "$runyard" ls
-echo "runyard is running at $(.venv/bin/python -c 'import json,os; print(json.load(open(os.environ["RUNYARD_HOME"]+"/server.json"))["url"])') — Ctrl-C stops the daemon"
+echo "runyard is running: open $(.venv/bin/python -c 'import json,os; s=json.load(open(os.environ["RUNYARD_HOME"]+"/server.json")); print(s["url"] + "/?token=" + s["token"])') — Ctrl-C stops the daemon"
 wait $daemon
