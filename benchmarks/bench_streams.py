@@ -146,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     args = parser.parse_args()
-    count, rounds, steps = (40, 1, 2000) if args.quick else (200, 7, 20000)
+    count, rounds, steps = (40, 1, 2000) if args.quick else (200, 11, 20000)
     work, clients = 2000, 100
     root = Path(tempfile.mkdtemp(prefix="runyard-bench-streams-"))
     daemon = Daemon(root / "home", cpu_slots="1")

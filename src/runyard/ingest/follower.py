@@ -33,7 +33,10 @@ CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough 
 # chunk of a burst (parsed, then stored, with nothing left to overlap) is quick
 BIG_CHUNK = 256 << 10  # a gain at least this big is parsed in the parse process
 LIVE_LOG = 16 << 10  # most log bytes one live message carries (a live view shows the tail)
-LIVE_EVERY_S = 0.1  # at most one live log and one live metrics message this often (a burst's rest waits)
+# At most one live metrics message and one live log message per run this often (the rest of
+# a burst waits and goes with the next one): new points soon, log text (the bulk) less often.
+LIVE_POINTS_EVERY_S = 0.1
+LIVE_LOG_EVERY_S = 0.25
 OVERVIEW_EVERY_S = 2.0  # stored overviews of a printing run are brought up to date at most this often,
 OVERVIEW_POINTS = 10_000  # once its series have grown by this many points,
 OVERVIEW_SHARE = 10  # and at most 1/OVERVIEW_SHARE of the time: a refresh reads back what was written
@@ -51,13 +54,13 @@ class Follower:
         self._epoch_seen: dict[int, float] = {}
         self._last_event_epoch: int | None = None
         # Live messages (log text, newest points) for stream clients: at most one of each
-        # every LIVE_EVERY_S, the rest of a burst waits (log: its tail) and goes out with the
+        # every LIVE_*_EVERY_S, the rest of a burst waits (log: its tail) and goes out with the
         # next one, or when the log goes quiet (flush_live).
         self._published = self.position  # log bytes offered to live followers
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._log_pending: tuple[int, bytes] | None = None  # (offset, tail) not yet sent
         self._points_pending: dict[str, Any] | None = None
-        self._live_at = 0.0
+        self._log_at = self._points_at = 0.0
         self._overviews_at = (0.0, self._points())  # (monotonic time, points stored) of the next refresh
 
     def _load(self) -> None:
@@ -195,18 +198,17 @@ class Follower:
 
     def _flush_live(self, force: bool) -> None:
         now = time.monotonic()
-        if not force and now - self._live_at < LIVE_EVERY_S:
-            return
         messages = []
-        if self._log_pending is not None:
+        if self._log_pending is not None and (force or now - self._log_at >= LIVE_LOG_EVERY_S):
             messages.append(self._log_message(*self._log_pending))
             self._log_pending = None
-        if self._points_pending is not None:
+            self._log_at = now
+        if self._points_pending is not None and (force or now - self._points_at >= LIVE_POINTS_EVERY_S):
             messages.append({"run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(),
                              "kind": "metrics", "data": self._points_pending})
             self._points_pending = None
+            self._points_at = now
         if messages:
-            self._live_at = now
             self.yard.broadcast_threadsafe(messages)
 
     def _log_message(self, start: int, data: bytes) -> dict[str, Any]:
