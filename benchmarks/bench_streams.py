@@ -87,6 +87,9 @@ def followers_process(url: str, clients: int, ready: Any, received: Any) -> None
 
     async def follow(counter: list[int]) -> None:
         async with websockets.connect(url, max_size=None) as ws:
+            first = await ws.recv()  # the run's state: from now on the client follows it
+            with received.get_lock():
+                received.value += len(first)
             counter[0] += 1
             if counter[0] == clients:
                 ready.set()

@@ -20,7 +20,11 @@ import orjson
 class Message(dict[str, Any]):
     """A published message: ``{run_id, attempt, time, kind, data}``, JSON-encoded on first use."""
 
-    __slots__ = ("_text",)
+    __slots__ = ("_text", "shared")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared: dict[str, Any] = {}  # what its subscribers derive from it, derived once
 
     def text(self) -> str:
         try:

@@ -82,13 +82,28 @@ async def run_stream(yard: Yard, run_id: int, log: bool = True) -> AsyncIterator
             yield item.text()
             if item["kind"] != "status":
                 continue
-            run = await asyncio.to_thread(get_run, yard, run_id)
-            yield message("run", run, run_id).text()
-            if run["status"] in FINISHED_VALUES:
+            after, now = await _rendered_once(yard, item)
+            yield after
+            if now in FINISHED_VALUES:
                 for rest in _drain(sub):
                     yield rest.text()
-                yield message("end", {"status": run["status"]}, run_id).text()
+                yield message("end", {"status": now}, run_id).text()
                 return
+
+
+async def _rendered_once(yard: Yard, status: Message) -> tuple[str, str]:
+    """The ``run`` message that follows a status change, and the run's status: read and
+    encoded once, in a task of its own, however many of the run's clients wait for it (a
+    client that leaves meanwhile cancels only its own wait)."""
+    task: asyncio.Task[tuple[str, str]] | None = status.shared.get("run")
+    if task is None:
+
+        async def render() -> tuple[str, str]:
+            run = await asyncio.to_thread(get_run, yard, status["run_id"])
+            return message("run", run, status["run_id"]).text(), run["status"]
+
+        task = status.shared["run"] = asyncio.ensure_future(render())
+    return await asyncio.shield(task)
 
 
 def _drain(sub: Subscription) -> list[Message]:
