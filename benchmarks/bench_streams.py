@@ -148,9 +148,12 @@ def chatty_run(daemon: Daemon, root: Path, clients: int, steps: int, work: int) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
+    parser.add_argument("--work", type=int, default=2000, help="loop iterations of compute per step")
+    parser.add_argument("--steps", type=int, default=20000, help="steps of the chatty run")
+    parser.add_argument("--name", default="streams", help="results file name")
     args = parser.parse_args()
-    count, rounds, steps = (40, 1, 2000) if args.quick else (200, 11, 20000)
-    work, clients = 2000, 100
+    count, rounds, steps = (40, 1, 2000) if args.quick else (200, 11, args.steps)
+    work, clients = args.work, 100
     root = Path(tempfile.mkdtemp(prefix="runyard-bench-streams-"))
     daemon = Daemon(root / "home", cpu_slots="1")
     try:
@@ -172,12 +175,13 @@ def main() -> None:
         daemon.stop()
         shutil.rmtree(root, ignore_errors=True)
     drop = 1 - statistics.median(followed) / statistics.median(alone)
-    write_results("streams", {
+    write_results(args.name, {
         "metric_to_websocket": summary_ms(delays) | {"goal_p95_ms": 250},
         "followers": {
             "clients": clients,
             "steps_per_run": steps,
             "lines_per_step": 2,
+            "work_per_step": work,
             "alone_steps_per_s": [round(v, 1) for v in alone],
             "followed_steps_per_s": [round(v, 1) for v in followed],
             "followers_received_mib": [round(b / 2**20, 1) for b in received],

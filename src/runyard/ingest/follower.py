@@ -61,6 +61,7 @@ class Follower:
         self._log_pending: tuple[int, bytes] | None = None  # (offset, tail) not yet sent
         self._points_pending: dict[str, Any] | None = None
         self._log_at = self._points_at = 0.0
+        self.last_gain = 0  # bytes the last step found
         self._overviews_at = (0.0, self._points())  # (monotonic time, points stored) of the next refresh
 
     def _load(self) -> None:
@@ -91,8 +92,14 @@ class Follower:
                 log.exception("run %s: ingestion step failed; retrying from the stored offset", self.live.run_id)
                 await self.yard.in_thread(self._load)
                 found = False
-            if not found:
-                self.flush_live()
+            if not found or self.last_gain < BIG_CHUNK:
+                # Quiet, or a small gain: wait for more (a run printing steadily is read in
+                # batches, one transaction per interval, not one per handful of lines).
+                # Only a backlog (a burst, a daemon catching up) is read without a pause.
+                if found:
+                    self._flush_live(force=False)
+                else:
+                    self.flush_live()
                 try:
                     async with asyncio.timeout(self.yard.settings.ingest_interval_s):
                         await ended.wait()
@@ -117,6 +124,7 @@ class Follower:
         """
         aligned = self.position == self.parser.offset  # the parser holds no partial line
         data = self._read()
+        self.last_gain = len(data)
         if not data:
             return False
         pool = self.yard.parse_pool() if aligned and len(data) >= BIG_CHUNK else None
