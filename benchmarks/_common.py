@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,22 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
         "max_ms": round(max(seconds) * 1e3, 3),
         "n": len(seconds),
     }
+
+
+def timed(fn: Callable[[], Any], repeats: int, before: Callable[[], Any] | None = None,
+          warm_up: bool = False) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` (``before`` runs untimed ahead of each;
+    ``warm_up``: one untimed call first, so first-call costs are not the figure)."""
+    if warm_up:
+        fn()
+    seconds = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def write_results(name: str, figures: dict[str, Any]) -> Path:

@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import summary_ms, write_results
+from _common import summary_ms, timed, write_results
 
 from runyard.store.downsample import downsample
 
@@ -47,16 +44,6 @@ def series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[int]]:
     for k, i in enumerate(spikes):
         y[i] += 25.0 if k % 2 == 0 else -25.0
     return x, y, spikes
-
-
-def timed(fn: Callable[[], Any], repeats: int) -> list[float]:
-    fn()  # warm-up: first-call costs (page faults, lazy imports) are not the query's
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return seconds
 
 
 def main() -> None:
@@ -90,13 +77,13 @@ def main() -> None:
         np.fromiter(xs, np.float64, len(xs)), np.fromiter(ys, np.float64, len(ys))
 
     measured = {
-        "downsample": summary_ms(timed(lambda: downsample(x, y, args.n_out), args.repeats)),
+        "downsample": summary_ms(timed(lambda: downsample(x, y, args.n_out), args.repeats, warm_up=True)),
         "downsample_with_nan": summary_ms(
-            timed(lambda: downsample(x, y_nan, args.n_out), args.repeats)
+            timed(lambda: downsample(x, y_nan, args.n_out), args.repeats, warm_up=True)
         ),
-        "arrays_from_tuples": summary_ms(timed(from_tuples, args.repeats)),
-        "arrays_from_tuples_fromiter": summary_ms(timed(from_tuples_fromiter, args.repeats)),
-        "arrays_from_columns": summary_ms(timed(from_columns, args.repeats)),
+        "arrays_from_tuples": summary_ms(timed(from_tuples, args.repeats, warm_up=True)),
+        "arrays_from_tuples_fromiter": summary_ms(timed(from_tuples_fromiter, args.repeats, warm_up=True)),
+        "arrays_from_columns": summary_ms(timed(from_columns, args.repeats, warm_up=True)),
     }
     write_results(
         "downsample",

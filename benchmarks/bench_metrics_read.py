@@ -29,12 +29,11 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Daemon, summary_ms, write_results
+from _common import Daemon, summary_ms, timed, write_results
 
 GOAL_MS = 250.0
 APPENDED = 50_000
@@ -46,16 +45,6 @@ for i in range({points}):
               % (i, 1.0 / (i + 1) + (i % 1000) * 1e-6 + (5.0 if i % 100_003 == 0 else 0.0)))
 out.flush()
 """
-
-
-def timed(fn: Callable[[], Any], repeats: int, before: Callable[[], Any] = lambda: None) -> list[float]:
-    seconds = []
-    for _ in range(repeats):
-        before()
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return seconds
 
 
 def main() -> None:

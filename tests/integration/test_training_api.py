@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -52,18 +50,9 @@ async def api(yard):
 
 
 @pytest.fixture
-async def live(yard):
+def live(live_server):
     """A real uvicorn serving the app; yields the base of the job WebSocket URLs."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(yard, TOKEN), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield f"ws://127.0.0.1:{sock.getsockname()[1]}/api/v1/training/ws"
-    server.should_exit = True
-    await serving
+    return f"{live_server.ws_url}/api/v1/training/ws"
 
 
 def job_body(tmp_path, **fields: Any) -> dict[str, Any]:

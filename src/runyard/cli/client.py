@@ -253,18 +253,8 @@ class DaemonClient:
         self.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        import httpx
-
-        try:
+        with self._unavailable_on_transport_errors(method, path):
             response = self._http.request(method, f"{API}{path}", **kwargs)
-        except httpx.TimeoutException:
-            raise DaemonUnavailable(
-                f"the daemon at {self.info.url} did not answer {method} {path} in time"
-            ) from None
-        except httpx.TransportError as error:
-            raise DaemonUnavailable(
-                f"lost the daemon at {self.info.url}: {error or type(error).__name__}"
-            ) from None
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -274,14 +264,20 @@ class DaemonClient:
         """:meth:`request` with the body left unread, for answers too big to hold
         (``response.iter_bytes()``); a transport failure while reading it is
         :class:`DaemonUnavailable` too."""
+        with (self._unavailable_on_transport_errors(method, path),
+              self._http.stream(method, f"{API}{path}", **kwargs) as response):
+            if response.status_code >= 400:
+                response.read()
+                raise _error_from(response)
+            yield response
+
+    @contextmanager
+    def _unavailable_on_transport_errors(self, method: str, path: str) -> Iterator[None]:
+        """A timeout or a broken connection, as one line saying the daemon is not answering."""
         import httpx
 
         try:
-            with self._http.stream(method, f"{API}{path}", **kwargs) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise _error_from(response)
-                yield response
+            yield
         except httpx.TimeoutException:
             raise DaemonUnavailable(
                 f"the daemon at {self.info.url} did not answer {method} {path} in time"

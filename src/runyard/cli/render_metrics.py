@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any, TextIO
 
 from runyard.cli.render import format_span, gpus_text
-from runyard.domain.metrics import lower_is_better
+from runyard.domain.metrics import csv_number, lower_is_better
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -85,17 +85,6 @@ def format_value(value: Any) -> str:
 
 def format_x(value: Any) -> str:
     return format_value(value)
-
-
-def csv_number(value: Any) -> str:
-    """A number for CSV: exact (``repr``), whole numbers without ``.0``, empty for null."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
 
 
 # ---- show ------------------------------------------------------------------------------

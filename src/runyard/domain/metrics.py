@@ -1,9 +1,23 @@
-"""Rules about metrics that every layer shares (the API's summaries, the CLI's tables)."""
+"""Rules about metrics that every layer shares (the API's summaries and exports, the CLI's tables)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 def lower_is_better(key: str) -> bool:
     """Losses, errors and perplexities are best when low; everything else (accuracy, …) when high."""
     lowered = key.lower()
     return "loss" in lowered or "error" in lowered or "perplexity" in lowered
+
+
+def csv_number(value: Any) -> str:
+    """A number for CSV: exact (``repr``), whole numbers without ``.0``, empty for null,
+    text (``NaN``) as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)

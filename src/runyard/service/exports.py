@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import select
 
+from runyard.domain.metrics import csv_number
 from runyard.errors import InvalidSpec, RunNotFound
 from runyard.ingest.outputs import to_json_value
 from runyard.service import runs
@@ -183,18 +184,6 @@ def _tagged(
 ) -> Iterator[tuple[float, int, float]]:
     for x, value in pairs:
         yield x, column, value
-
-
-def csv_number(value: Any) -> str:
-    """A number for CSV: exact (``repr``), whole numbers without ``.0``, empty for null,
-    text (``NaN``) as it is."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
 
 
 # ---- JSON ------------------------------------------------------------------------------
