@@ -9,9 +9,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +48,21 @@ from runyard.store.tables import Attempt, Run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+GpuSample = tuple[float, tuple[tuple[int, int, int | None], ...]]
+HISTORY = 300  # GPU readings kept for the GPUs page, one per poll
+
+
+@dataclass(frozen=True)
+class YardView:
+    """What worker threads (the live streams, exports) read of the daemon's live state:
+    built on the event loop's thread and replaced whole, never changed in place, so a
+    thread never iterates a dict the loop is changing."""
+
+    queue: tuple[Pending, ...] = ()
+    cluster: ClusterState = field(default_factory=lambda: ClusterState(gpus=(), claims=()))
+    readings: tuple[GpuReading, ...] = ()
+    own_pids: Mapping[int, int] = field(default_factory=dict)  # every process of our attempts → its run
+    history: tuple[GpuSample, ...] = ()
 
 
 class Yard:
@@ -63,12 +78,11 @@ class Yard:
         self.gpu_view: tuple[GpuState, ...] = ()
         self._threads_busy = 0
         self._threads_lock = threading.Lock()
-        self.gpu_history: deque[tuple[float, list[tuple[int, int, int | None]]]] = deque(maxlen=300)
+        self.view = YardView()
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pending: dict[int, Pending] = {}
-        self._last_queue: list[Pending] = []
         self.on_shutdown: list[Any] = []
         self._parse_pool: ProcessPoolExecutor | None = None
         self._parse_pool_ok = True
@@ -99,6 +113,7 @@ class Yard:
         from runyard.daemon.recovery import recover
 
         await recover(self)
+        self.refresh_view()
         self._spawn(self._scheduler_loop())
         self._spawn(self._monitor_loop())
         self._spawn(self._tick_loop())
@@ -201,6 +216,7 @@ class Yard:
             info = self.executor.read_exit(self.attempt_dir(live.run_id, live.number))
             await follower.drain(info.exit_code if info else None, info is None or info.signal is not None)
             await finish_attempt(self, live)
+            self.refresh_view()
             self._spawn(self.in_thread(write_run_outputs, self, live.run_id))
         except asyncio.CancelledError:
             raise
@@ -248,18 +264,28 @@ class Yard:
     def schedule_once(self) -> None:
         promote_waiting(self)
         queue = self.queued()
-        self._last_queue = queue
-        if not queue or self.settings.hold:
-            return
-        started = []
-        for assignment in plan(queue, self.cluster_state()):
-            live = start_attempt(self, assignment.run_id, assignment.gpus)
-            self._pending.pop(assignment.run_id, None)
-            if live is not None:
-                self.watch(live)
-                started.append(live)
-        if started:
-            record_launches(self, started)
+        if queue and not self.settings.hold:
+            started = []
+            for assignment in plan(queue, self.cluster_state()):
+                live = start_attempt(self, assignment.run_id, assignment.gpus)
+                self._pending.pop(assignment.run_id, None)
+                if live is not None:
+                    self.watch(live)
+                    started.append(live)
+            if started:
+                record_launches(self, started)
+                queue = [p for p in queue if p.run_id in self._pending]
+        self.refresh_view(queue)
+
+    def refresh_view(self, queue: list[Pending] | None = None) -> None:
+        """Publish a new :class:`YardView` (on the loop's thread, after the live attempts,
+        the queue or the GPUs changed); ``queue`` is the planner's, if it was just read."""
+        self.view = replace(
+            self.view,
+            queue=self.view.queue if queue is None else tuple(queue),
+            cluster=self.cluster_state(),
+            readings=tuple(self.readings),
+        )
 
     def queued(self) -> list[Pending]:
         """The queue as the planner sees it; each run's spec is read once, then cached."""
@@ -310,9 +336,9 @@ class Yard:
         if self.settings.hold:
             reasons.update({r.id: "the daemon holds the queue (serve --hold)" for r in runs if r.status == "queued"})
         elif any(r.status == "queued" for r in runs):
-            queue = self.queued()
+            view = self.view  # threads call this too: read the loop's last view, not its dicts
             wanted = {r.id for r in runs}
-            explained = explain(queue, self.cluster_state())
+            explained = explain(view.queue, replace(view.cluster, now=time.time()))
             reasons.update({k: v for k, v in explained.items() if k in wanted})
         waiting = [r for r in runs if r.status == "waiting"]
         if waiting:
@@ -344,9 +370,13 @@ class Yard:
         """Take a reading of the inventory; True when what the planner sees changed."""
         self.readings = self.inventory.read() if readings is None else readings
         claimed = {g: a.gpu_mem_mib or 0 for a in self.live.values() for g in a.gpus}
-        view = tuple(gpu_states(self.readings, set(self.runyard_pids()), self.settings.external_mem_threshold_mib, claimed))
+        own = self.runyard_pids()
+        view = tuple(gpu_states(self.readings, set(own), self.settings.external_mem_threshold_mib, claimed))
         changed = view != self.gpu_view
         self.gpu_view = view
+        sample = (time.time(), tuple((r.index, r.used_mib, r.utilization) for r in self.readings))
+        self.view = replace(self.view, own_pids=own, history=(*self.view.history[1 - HISTORY:], sample))
+        self.refresh_view()
         return changed
 
     async def _monitor_loop(self) -> None:
@@ -357,7 +387,6 @@ class Yard:
                 before = self.readings
                 if self.read_gpus(await asyncio.to_thread(self.inventory.read)):
                     self.wake_scheduler()
-                self.gpu_history.append((time.time(), [(r.index, r.used_mib, r.utilization) for r in self.readings]))
                 if self.readings != before and self.bus.subscribers(None):
                     self.bus.publish({"run_id": None, "kind": "gpus", "data": describe_gpus(self), "time": time.time()})
             except Exception:

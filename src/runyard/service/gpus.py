@@ -10,13 +10,15 @@ if TYPE_CHECKING:
 
 def describe_gpus(yard: Yard, history: bool = False) -> dict[str, Any]:
     """Each GPU now; with ``history``, its last readings too (memory used, utilization),
-    one per GPU poll, oldest first, so a page opened now can draw the last minutes."""
-    views = {g.index: g for g in yard.gpu_view}
-    pid_to_run = yard.runyard_pids()
+    one per GPU poll, oldest first, so a page opened now can draw the last minutes.
+    Called from worker threads too: it reads only the daemon's published view."""
+    seen = yard.view
+    views = {g.index: g for g in seen.cluster.gpus}
+    pid_to_run = seen.own_pids
     gpus = []
-    for reading in yard.readings:
+    for reading in seen.readings:
         view = views.get(reading.index)
-        runs = [{"run_id": a.run_id, "mem_mib": a.gpu_mem_mib} for a in yard.live.values() if reading.index in a.gpus]
+        runs = [{"run_id": c.run_id, "mem_mib": c.mem_mib} for c in seen.cluster.claims if c.gpu_index == reading.index]
         gpus.append({
             "index": reading.index,
             "uuid": reading.uuid,
@@ -34,6 +36,6 @@ def describe_gpus(yard: Yard, history: bool = False) -> dict[str, Any]:
         })
     if history:
         for gpu in gpus:
-            gpu["history"] = [[t, used, util] for t, sample in yard.gpu_history
+            gpu["history"] = [[t, used, util] for t, sample in seen.history
                               for index, used, util in sample if index == gpu["index"]]
     return {"source": yard.inventory.source, "gpus": gpus}

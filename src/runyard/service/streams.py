@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from runyard.store.tables import Run
 if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
 
+log = logging.getLogger(__name__)
 FINISHED_VALUES = frozenset(s.value for s in FINISHED)
 QUEUE_KINDS = frozenset({"run", "progress", "counts", "gpus", "deleted"})
 QUEUE_STATE_RUNS = 1000  # unfinished runs sent in the queue stream's state; the rest by REST
@@ -148,7 +150,19 @@ class QueueFeed:
     def attach(self) -> None:
         self.clients += 1
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._start()
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A feed that died is logged and started again while clients are connected."""
+        if task.cancelled() or task is not self._task:
+            return
+        log.error("the queue feed stopped; starting it again", exc_info=task.exception())
+        if self.clients > 0:
+            self._start()
 
     def detach(self) -> None:
         self.clients -= 1
@@ -173,7 +187,13 @@ class QueueFeed:
                         item = await asyncio.wait_for(sub.queue.get(), timeout)
                     except TimeoutError:
                         break
-                await self._flush(changed, progress, sub.take_missed())
+                try:
+                    await self._flush(changed, progress, sub.take_missed())
+                except Exception:
+                    # One bad pass must not end the feed (every queue client would stop
+                    # hearing of changes): log it, and tell the clients to read the state anew.
+                    log.exception("the queue feed could not send %d changed runs; clients re-read the queue", len(changed))
+                    self.yard.bus.publish(message("missed", {"count": len(changed) + len(progress)}))
 
     @staticmethod
     def _take(item: Message, changed: set[int], progress: dict[int, dict[str, Any]]) -> None:
