@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     cors_origins: str | None = Field(
         None, description="comma-separated origins allowed to call the API from a browser (default: none, no CORS)"
     )
+    allowed_hosts: str | None = Field(
+        None, description="comma-separated Host names (`name` or `name:port`) a browser may reach the daemon by, "
+        "besides its address and, on a loopback address, localhost (default: none)",
+    )
     max_body_bytes: int = Field(16 << 20, ge=1024, description="largest request body the API accepts (413 above)")
     stream_buffer: int = Field(
         1000, ge=10, description="messages kept per live-stream client; a slower client is told what it missed"

@@ -30,10 +30,11 @@ def create_app(yard: Yard, token: str) -> FastAPI:
     app.include_router(ui.router)  # last: the web UI's pages answer what the API does not
     # Outermost last: CORS answers preflights (which carry no token), then the body limit,
     # then the token check in front of every route, the docs included.
-    app.add_middleware(TokenAuth, token=token)
+    origins = [o.strip() for o in (settings.cors_origins or "").split(",") if o.strip()]
+    hosts = (settings.allowed_hosts or "").split(",")
+    app.add_middleware(TokenAuth, token=token, allowed_hosts=hosts, trusted_origins=origins)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    if settings.cors_origins:
-        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"])
     return app

@@ -42,17 +42,22 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await request(path, { signal })).json() as Promise<T>;
 }
 
+// Sent with every request that changes something: the daemon refuses those that only the
+// session cookie authenticates unless they carry it, and a form on another page of the same
+// host cannot (docs/API.md, "Security model").
+export const OWN_PAGE = { "X-Runyard-Request": "1" };
+
 export async function postJson<T>(path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method: "POST" };
+  const init: RequestInit = { method: "POST", headers: OWN_PAGE };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
-    init.headers = { "content-type": "application/json" };
+    init.headers = { ...OWN_PAGE, "content-type": "application/json" };
   }
   return (await request(path, init)).json() as Promise<T>;
 }
 
 export async function deleteJson<T>(path: string): Promise<T> {
-  return (await request(path, { method: "DELETE" })).json() as Promise<T>;
+  return (await request(path, { method: "DELETE", headers: OWN_PAGE })).json() as Promise<T>;
 }
 
 export interface LogChunk {
