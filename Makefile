@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 UI_BUILT := src/runyard/server/static/index.html
 UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package-lock.json
 
-.PHONY: venv ui chromium run test lint bench clean
+.PHONY: venv ui chromium postgres run test lint bench clean
 
 venv: $(STAMP)
 
@@ -24,10 +24,13 @@ $(UI_BUILT): $(UI_SOURCES)
 chromium:  ## Debian's Chromium, for the browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+postgres:  ## Debian's PostgreSQL, for the throwaway server the tests start when none answers (tests/postgres_server.py)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
+
 run: venv ui  ## start `runyard serve` on 127.0.0.1 with a few example runs queued
 	bash scripts/run.sh
 
-test: venv ui chromium  ## install what the tests need, then run them all (lint first: it is fast)
+test: venv ui chromium postgres  ## install what the tests need, then run them all (lint first: it is fast)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 	cd ui && npm test --silent

@@ -1,24 +1,42 @@
-"""Shared fixtures: a declared GPU inventory (the one fake: this machine has no GPU) and
-a real daemon core (real SQLite, real processes) living in the test's event loop."""
+"""Shared fixtures: a declared GPU inventory (the one fake: this machine has no GPU), a
+real daemon core (real SQLite, real processes) living in the test's event loop, and real
+PostgreSQL databases.
+
+PostgreSQL: ``pg_url`` is a fresh database per test on the server at
+``RUNYARD_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``) or,
+when none answers there, on a throwaway server the session starts and removes
+(tests/postgres_server.py); never a skip. A module whose tests must hold on both databases
+opts in with ``pytestmark = pytest.mark.both_databases``: each of its tests that reaches
+``database_url`` (``yard`` and ``live_server`` do) runs as ``[sqlite]`` and ``[postgres]``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from runyard.daemon.yard import Yard
 from runyard.domain.spec import RunSpec
 from runyard.service import runs
 from runyard.settings import Settings
+from runyard.store.db import open_database
+from tests.postgres_server import (
+    DEFAULT_URL,
+    create_database,
+    drop_database,
+    fresh_database,
+    postgres_server,
+)
 
 FINISHED = {"completed", "failed", "cancelled", "lost"}
 PY = sys.executable
@@ -50,7 +68,10 @@ def gpus(tmp_path: Path) -> DeclaredGpus:
     return declared
 
 
-def make_settings(tmp_path: Path, gpus: DeclaredGpus, **overrides: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, gpus: DeclaredGpus, database_url: str | None = None, **overrides: Any
+) -> Settings:
+    """Settings for a test's daemon; without a database URL, the default SQLite under home."""
     values: dict[str, Any] = dict(
         home=tmp_path / "home",
         gpu_inventory=gpus.path,
@@ -60,13 +81,73 @@ def make_settings(tmp_path: Path, gpus: DeclaredGpus, **overrides: Any) -> Setti
         schedule_interval_s=0.1,
         cpu_slots=4,
     )
+    if database_url:
+        values["database_url"] = database_url
     values.update(overrides)
     return Settings(**values)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_databases: run each test reaching `database_url` on SQLite and PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_databases") and "database_url" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+            indirect=True)
+
+
+POSTGRES_USED = pytest.StashKey[str]()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The admin URL of the session's PostgreSQL server (see the module docstring)."""
+    with postgres_server(os.environ.get("RUNYARD_TEST_POSTGRES_URL", DEFAULT_URL)) as (url, which):
+        request.config.stash[POSTGRES_USED] = which
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if POSTGRES_USED in config.stash:
+        terminalreporter.write_line(config.stash[POSTGRES_USED])
+
+
 @pytest.fixture
-async def yard(tmp_path: Path, gpus: DeclaredGpus) -> AsyncIterator[Yard]:
-    core = Yard(make_settings(tmp_path, gpus))
+def pg_url(postgres_admin_url: str) -> Iterator[str]:
+    """A new empty PostgreSQL database (SQLAlchemy URL), dropped after the test."""
+    with fresh_database(postgres_admin_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_admin_url: str) -> Iterator[str]:
+    """A database at the newest migration, copied for each `[postgres]` test: copying is
+    faster than migrating each one."""
+    url = create_database(postgres_admin_url)
+    open_database(url)[0].dispose()
+    yield str(make_url(url).database)
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The database of `yard` and the daemons: None is the settings' default (SQLite under
+    the home); in the `[postgres]` variant of a `both_databases` module, a new PostgreSQL
+    database already migrated, dropped after the test."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    template = request.getfixturevalue("migrated_template")
+    with fresh_database(request.getfixturevalue("postgres_admin_url"), template) as url:
+        yield url
+
+
+@pytest.fixture
+async def yard(tmp_path: Path, gpus: DeclaredGpus, database_url: str | None) -> AsyncIterator[Yard]:
+    core = Yard(make_settings(tmp_path, gpus, database_url))
     await core.start()
     yield core
     await stop_everything(core)

@@ -17,7 +17,10 @@ START = "from runyard.daemon import serve; from runyard.settings import Settings
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, inventory: Path, **env: str) -> None:
+    """`runyard serve` on its home; ``database_url`` (None: the default SQLite under the home)
+    becomes its RUNYARD_DATABASE_URL, ``env`` more RUNYARD_* settings."""
+
+    def __init__(self, home: Path, inventory: Path, database_url: str | None = None, **env: str) -> None:
         self.home = home
         self.env = {
             **os.environ,
@@ -26,6 +29,7 @@ class DaemonProcess:
             "RUNYARD_GPU_INVENTORY": str(inventory),
             "RUNYARD_GPU_POLL_S": "0.1",
             "RUNYARD_RETRY_BACKOFF_S": "0.1",
+            **({"RUNYARD_DATABASE_URL": database_url} if database_url else {}),
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
 import os
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from runyard.server.app import create_app
-from tests.conftest import TOKEN, python, submit, wait_for
+from tests.conftest import TOKEN, LiveServer, python, submit, wait_for
 
 
 @pytest.fixture
@@ -38,24 +42,55 @@ async def test_a_runs_files_are_listed_and_downloaded(api, yard):
     assert model.content == b"\x00weights" and "attachment" in model.headers["content-disposition"]
 
 
-@pytest.mark.parametrize("path", [
-    "../../runyard.db", "..%2F..%2Frunyard.db", "%2E%2E/%2E%2E/runyard.db", "%2E%2E%2Fsecret.txt", "attempt-1/../../1/spec.json", "%2Fetc%2Fpasswd",
-    "escape", "stats/escape.json", "nothing/here",
-])
-async def test_no_file_endpoint_leaves_the_runs_folder(api, yard, path):
+async def with_links_out(yard) -> int:
+    """A finished run with two symlinks that lead out of its folder, to a secret."""
     run_id = await finished_run(yard)
     secret = yard.settings.home / "secret.txt"
     secret.write_text("do not serve")
     (yard.run_dir(run_id) / "stats").mkdir(exist_ok=True)
-    os.symlink(secret, yard.run_dir(run_id) / "escape")  # symlinks out of the run's folder
+    os.symlink(secret, yard.run_dir(run_id) / "escape")
     os.symlink(secret, yard.run_dir(run_id) / "stats" / "escape.json")
-    answer = await api.get(f"/api/v1/runs/{run_id}/files/{path}")
-    assert answer.status_code in (404, 422), answer.text
-    assert "do not serve" not in answer.text and answer.json()["error"] in ("not_found", "invalid_spec", "invalid_request")
+    return run_id
+
+
+async def raw_get(server: LiveServer, target: str) -> tuple[int, bytes]:
+    """GET with the request target on the wire exactly as written: httpx would remove
+    ``..`` segments first (``files/attempt-1/../../1/spec.json`` went out as ``1/1/spec.json``)."""
+
+    def get() -> tuple[int, bytes]:
+        url = urlsplit(server.url)
+        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+        try:
+            connection.request("GET", target, headers={"Authorization": f"Bearer {server.token}"})
+            answer = connection.getresponse()
+            return answer.status, answer.read()
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(get)
+
+
+OUTSIDE = (422, "path")  # docs/API.md: a path that tries to leave a run's folder
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("../../runyard.db", OUTSIDE), ("..%2F..%2Frunyard.db", OUTSIDE), ("%2E%2E/%2E%2E/runyard.db", OUTSIDE),
+    ("%2E%2E%2Fsecret.txt", OUTSIDE), ("attempt-1/../../1/spec.json", OUTSIDE), ("%2Fetc%2Fpasswd", OUTSIDE),
+    ("escape", OUTSIDE), ("stats/escape.json", OUTSIDE), ("nothing/here", (404, None)),
+])
+async def test_no_file_endpoint_leaves_the_runs_folder(live_server, yard, path, expected):
+    run_id = await with_links_out(yard)
+    status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/files/{path}")
+    assert b"do not serve" not in body
+    assert (status, json.loads(body)["field"]) == expected, body
+
+
+async def test_links_out_of_the_run_are_neither_snapshots_nor_listed(api, yard):
+    run_id = await with_links_out(yard)
     snapshot = await api.get(f"/api/v1/runs/{run_id}/snapshots/escape.json")
     assert snapshot.status_code == 422 and "outside" in snapshot.json()["detail"]
     listed = {f["path"] for f in (await api.get(f"/api/v1/runs/{run_id}/files")).json()["files"]}
-    assert "escape" not in listed
+    assert "escape" not in listed and "stats/escape.json" not in listed
 
 
 async def test_delete_removes_a_finished_run_with_its_files_and_refuses_a_live_one(api, yard):

@@ -1,4 +1,5 @@
-"""What users do to live runs: cancel (nothing survives), pause, resume; and hot-swap."""
+"""What users do to live runs: cancel (nothing survives), pause, resume; and hot-swap. On
+SQLite and on PostgreSQL (``[sqlite]``/``[postgres]``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from runyard.errors import Conflict
 from runyard.service import runs
 from tests.conftest import PY, python, submit, wait_for
+
+pytestmark = pytest.mark.both_databases
 
 SPAWNER = """
 import subprocess, sys, time, os
@@ -53,10 +56,10 @@ async def test_cancel_leaves_no_process_behind(yard, tmp_path):
 async def test_cancel_a_script_that_ignores_sigterm(yard):
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(300)"
     run_id = submit(yard, *python(code), gpus_min=0)
-    await wait_for(yard, run_id, {"running"})
-    await asyncio.sleep(0.3)
+    assert await wait_file(yard.attempt_dir(run_id, 1) / "output.log") == "ready\n"  # SIGTERM ignored from now on
     await runs.cancel(yard, run_id)
-    assert (await wait_for(yard, run_id, timeout=10))["status"] == "cancelled"
+    run = await wait_for(yard, run_id, timeout=10)
+    assert (run["status"], run["attempts"][0]["signal"]) == ("cancelled", 9)  # it took the SIGKILL
 
 
 async def test_cancel_queued_and_waiting_runs(yard):

@@ -1,4 +1,5 @@
-"""``kill -9`` of the daemon at any moment loses nothing (ARCHITECTURE.md §9.1)."""
+"""``kill -9`` of the daemon at any moment loses nothing (ARCHITECTURE.md §9.1), on SQLite
+and on PostgreSQL (``[sqlite]``/``[postgres]``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from tests.integration.daemon_process import DaemonProcess
 
+pytestmark = pytest.mark.both_databases
+
 CHATTY = """
 import sys, time
 for i in range({lines}):
@@ -22,8 +25,8 @@ sys.exit({code})
 
 
 @pytest.fixture
-def daemon(tmp_path, gpus):
-    process = DaemonProcess(tmp_path / "home", gpus.path, RUNYARD_CPU_SLOTS="6")
+def daemon(tmp_path, gpus, database_url):
+    process = DaemonProcess(tmp_path / "home", gpus.path, database_url, RUNYARD_CPU_SLOTS="6")
     process.start()
     yield process
     process.stop()

@@ -1,6 +1,7 @@
 """The run list (GET /api/v1/runs) in-process: filters, every sort both ways, cursor paging,
 counts, and clear 422s. Runs are written straight into the store (the list does not care
-how they got there); a queue with no scheduler running keeps them as they were written."""
+how they got there); a queue with no scheduler running keeps them as they were written.
+On SQLite and on PostgreSQL (``[sqlite]``/``[postgres]``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from runyard.server.app import create_app
 from runyard.store.db import MIGRATIONS, make_engine
 from runyard.store.tables import MetricKey, Run, RunTag
 from tests.conftest import DeclaredGpus, make_settings, submit
-from tests.integration.test_postgres import pg_url  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.both_databases
 
 TOKEN = "test-token"
 NOW = time.time()
@@ -118,9 +120,9 @@ def expected_order(rows: list[dict[str, Any]], value: Callable[[dict[str, Any]],
 
 
 @pytest.fixture
-async def quiet_yard(tmp_path: Path, gpus: DeclaredGpus) -> AsyncIterator[Yard]:
+async def quiet_yard(tmp_path: Path, gpus: DeclaredGpus, database_url: str | None) -> AsyncIterator[Yard]:
     """A daemon core whose loops are not started: the runs stay as the test wrote them."""
-    core = Yard(make_settings(tmp_path, gpus))
+    core = Yard(make_settings(tmp_path, gpus, database_url))
     yield core
     core.engine.dispose()
 
@@ -318,23 +320,5 @@ def test_the_migration_fills_in_the_command_of_existing_runs(tmp_path):
 
 
 @pytest.mark.postgres
-def test_the_migration_fills_in_the_command_of_existing_runs_on_postgres(pg_url):  # noqa: F811
-    check_backfill(pg_url)
-
-
-@pytest.mark.postgres
-async def test_sorts_and_paging_on_postgres(tmp_path, gpus, pg_url):  # noqa: F811
-    core = Yard(make_settings(tmp_path, gpus, database_url=pg_url))
-    try:
-        rows = make_rows(80)
-        store_rows(core, rows)
-        async with client_for(core) as api:
-            for sort in SORTS:
-                for descending in (False, True):
-                    listed = await list_all(api, sort=f"-{sort}" if descending else sort, limit=9)
-                    assert listed == expected_order(rows, SORTS[sort], descending), (sort, descending)
-            page = (await api.get("/api/v1/runs", params={"q": "100%", "tag": ["a", "b"], "limit": 1})).json()
-            assert page["total"] == sum(
-                1 for r in rows if "100%" in r["command_text"] and {"a", "b"} & set(r["tags"]))
-    finally:
-        core.engine.dispose()
+def test_the_migration_fills_in_the_command_of_existing_runs_on_postgres(pg_url):
+    check_backfill(pg_url)  # an empty database: `database_url`'s come migrated already

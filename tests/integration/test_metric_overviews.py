@@ -5,6 +5,7 @@ that rewrites x from 0, a reingestion and a deletion alike."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import numpy as np
@@ -169,7 +170,9 @@ async def test_the_follower_keeps_a_charted_overview_current_and_the_end_builds_
             await asyncio.sleep(0.05)
         raise AssertionError(f"no overview of {at_least} points")
 
-    while runs.get_run(yard, run_id)["progress"]["step"] != 29_999:
+    deadline = time.monotonic() + 30
+    while (run := runs.get_run(yard, run_id))["progress"]["step"] != 29_999:
+        assert time.monotonic() < deadline, f"the first 30,000 points were never ingested: {run['status']}, {run['progress']}"
         await asyncio.sleep(0.05)
     series.chart()  # a chart asks: the overview is built
     assert await overview_count(30_000) == 30_000

@@ -1,11 +1,9 @@
-"""The same tables, migrations and queue on a real PostgreSQL server (127.0.0.1:5432)."""
+"""The same tables, migrations and queue on a real PostgreSQL server: the one at
+RUNYARD_TEST_POSTGRES_URL (default 127.0.0.1:5432), else a throwaway one the session starts
+(tests/postgres_server.py). Each test gets a fresh database (`pg_url`, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import gc
-import uuid
-
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -13,23 +11,7 @@ from runyard.daemon.yard import Yard
 from runyard.store.db import open_database
 from tests.conftest import make_settings, python, stop_everything, submit, wait_for
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_url():
-    name = f"runyard_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432: {error}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    gc.collect()  # a connection the test left open warns here, in that test, not in a later one
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_migrations_create_every_table(pg_url):

@@ -1,5 +1,6 @@
 """Live streams against a real uvicorn: WebSocket (websockets) and SSE (httpx-sse)
-clients of one run and of the whole queue; late clients, slow clients, the log follow."""
+clients of one run and of the whole queue; late clients, slow clients, the log follow. On
+SQLite and on PostgreSQL (``[sqlite]``/``[postgres]``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from httpx_sse import aconnect_sse
 from runyard.service import runs
 from runyard.service.streams import run_stream
 from tests.conftest import LiveServer, python, submit, wait_for
+
+pytestmark = pytest.mark.both_databases
 
 CHATTY = """
 import os, sys, time

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psutil
@@ -14,10 +15,9 @@ from sqlalchemy import select
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import LIVE
 from runyard.executors.local import ProcessHandle
-from runyard.executors.swap import SwapRecord, restore_swap
-from runyard.service.lifecycle import LiveAttempt, swap_locks
+from runyard.service.lifecycle import LiveAttempt, restore_journaled_swaps, swap_locks
 from runyard.service.work import Work
-from runyard.store.tables import Attempt, Run, SwapJournal
+from runyard.store.tables import Attempt, Run
 
 if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
@@ -27,11 +27,17 @@ log = logging.getLogger(__name__)
 
 def _handle_from_dir(yard: Yard, attempt: Attempt) -> ProcessHandle | None:
     """The shim of an attempt whose pid was never stored (a crash right at launch):
-    the child's process group is the shim's pid."""
+    the child's process group is the shim's pid. The group leader must be this
+    attempt's shim (its command line names the attempt's folder): ``child.pid`` may
+    name a process that ended long ago and whose pid another one got since."""
+    attempt_dir = yard.attempt_dir(attempt.run_id, attempt.number)
     try:
-        child = int((yard.attempt_dir(attempt.run_id, attempt.number) / "child.pid").read_text())
-        shim = os.getpgid(child)
-        return ProcessHandle(shim, psutil.Process(shim).create_time())
+        child = int((attempt_dir / "child.pid").read_text())
+        shim = psutil.Process(os.getpgid(child))
+        args = shim.cmdline()
+        if not args or Path(args[-1]).resolve() != attempt_dir.resolve():
+            return None
+        return ProcessHandle(shim.pid, shim.create_time())
     except (OSError, ValueError, psutil.Error):
         return None
 
@@ -52,22 +58,8 @@ async def recover(yard: Yard) -> None:
             log.info("run %s: re-attached attempt %s (pid %s)", attempt.run_id, attempt.number, handle.pid)
             with Work(yard) as work:
                 work.emit(attempt.run_id, "reattached", {"pid": handle.pid}, attempt.number)
-            yard.watch(live)
-        else:
-            yard.watch(live)  # no process to wait for: ingest what is left, then finish it
-    _restore_dangling_swaps(yard)
-
-
-def _restore_dangling_swaps(yard: Yard) -> None:
-    live = {(a.run_id, a.number) for a in yard.live.values()}
-    with Work(yard) as work:
-        for row in work.session.scalars(select(SwapJournal).where(SwapJournal.state != "restored")):
-            if (row.run_id, row.attempt) in live:
-                continue
-            try:
-                restore_swap(SwapRecord(target=row.target, source=row.source, backup=row.backup, existed=row.existed))
-            except OSError as error:
-                log.error("run %s: could not restore %s: %s", row.run_id, row.target, error)
-                continue
-            row.state = "restored"
-            work.emit(row.run_id, "swap_restored", {"target": row.target, "after_crash": True}, row.attempt)
+        # No process to wait for: the watcher ingests what is left, then finishes it.
+        yard.watch(live)
+    # Swaps of attempts that are not live (a restore that failed before the crash); the
+    # live ones are restored by their watchers when they end.
+    restore_journaled_swaps(yard, skip={(a.run_id, a.number) for a in yard.live.values()}, after_crash=True)

@@ -13,9 +13,12 @@ import logging
 import mmap
 import os
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, select
 
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import Reason, RunStatus, retry_backoff_s, should_retry
@@ -221,20 +224,35 @@ async def finish_attempt(yard: Yard, live: LiveAttempt) -> None:
 
 
 def restore_swaps(yard: Yard, run_id: int, number: int) -> None:
-    """Put back every file an attempt swapped; safe to repeat (the journal says what is left)."""
+    """Put back every file an attempt swapped, at its end; safe to repeat."""
+    restore_journaled_swaps(yard, SwapJournal.run_id == run_id, SwapJournal.attempt == number)
+
+
+def restore_journaled_swaps(
+    yard: Yard,
+    *where: ColumnElement[bool],
+    skip: Collection[tuple[int, int]] = (),
+    after_crash: bool = False,
+) -> None:
+    """Put back every journaled swap matching ``where`` that is not restored yet, except
+    those of the attempts in ``skip`` (run id, number). The one restore loop, for an
+    attempt's end and for start-up alike: each swap ends in ``swap_restored``, or in
+    ``swap_restore_failed`` and stays journaled, to be tried again at the next start."""
+    extra = {"after_crash": True} if after_crash else {}
     with Work(yard) as work:
-        rows = work.session.query(SwapJournal).filter(
-            SwapJournal.run_id == run_id, SwapJournal.attempt == number, SwapJournal.state != "restored"
-        )
+        rows = work.session.scalars(select(SwapJournal).where(SwapJournal.state != "restored", *where)).all()
         for row in rows:
+            if (row.run_id, row.attempt) in skip:
+                continue
             try:
                 restore_swap(SwapRecord(target=row.target, source=row.source, backup=row.backup, existed=row.existed))
             except OSError as error:
-                log.error("run %s: could not restore %s: %s", run_id, row.target, error)
-                work.emit(run_id, "swap_restore_failed", {"target": row.target, "error": str(error)}, number)
+                log.error("run %s: could not restore %s: %s", row.run_id, row.target, error)
+                work.emit(row.run_id, "swap_restore_failed", {"target": row.target, "error": str(error), **extra},
+                          row.attempt)
                 continue
             row.state = "restored"
-            work.emit(run_id, "swap_restored", {"target": row.target}, number)
+            work.emit(row.run_id, "swap_restored", {"target": row.target, **extra}, row.attempt)
 
 
 def promote_waiting(yard: Yard) -> None:
