@@ -132,14 +132,21 @@ def test_a_child_pid_that_now_names_a_stranger_is_not_reattached(daemon, tmp_pat
     assert (run["status"], events(daemon, run_id, "reattached")) == ("lost", [])
 
 
-def test_a_swap_whose_run_ended_while_the_daemon_was_down_is_restored_at_start(daemon, tmp_path):
-    (tmp_path / "model.py").write_text("ORIGINAL\n")
+def swapped_run_ended_while_down(daemon, tmp_path, target: str) -> int:
+    """A run with ``patched.py`` swapped onto ``target`` (which says ORIGINAL), that ends
+    after a kill -9 of the daemon: the swap is still in place, waiting for the next start."""
+    (tmp_path / target).write_text("ORIGINAL\n")
     (tmp_path / "patched.py").write_text("PATCHED\n")
-    swap = {"source": str(tmp_path / "patched.py"), "target": "model.py"}
-    run_id, _ = start_waiter(daemon, tmp_path, "model.py", swaps=[swap])
+    swap = {"source": str(tmp_path / "patched.py"), "target": target}
+    run_id, _ = start_waiter(daemon, tmp_path, target, swaps=[swap])
     daemon.kill9()
     (tmp_path / "end").touch()
     wait_until(exit_file(daemon, run_id).exists, "the shim wrote no exit.json")
+    return run_id
+
+
+def test_a_swap_whose_run_ended_while_the_daemon_was_down_is_restored_at_start(daemon, tmp_path):
+    run_id = swapped_run_ended_while_down(daemon, tmp_path, "model.py")
     assert (tmp_path / "model.py").read_text() == "PATCHED\n"  # nobody has put it back yet
     daemon.start()
     (run,) = daemon.wait_all([run_id])
@@ -151,13 +158,7 @@ def test_a_swap_whose_run_ended_while_the_daemon_was_down_is_restored_at_start(d
 
 def test_a_swap_that_cannot_be_restored_is_reported_at_every_start_until_it_can(daemon, tmp_path):
     (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "model.py").write_text("ORIGINAL\n")
-    (tmp_path / "patched.py").write_text("PATCHED\n")
-    swap = {"source": str(tmp_path / "patched.py"), "target": "conf/model.py"}
-    run_id, _ = start_waiter(daemon, tmp_path, "conf/model.py", swaps=[swap])
-    daemon.kill9()
-    (tmp_path / "end").touch()
-    wait_until(exit_file(daemon, run_id).exists, "the shim wrote no exit.json")
+    run_id = swapped_run_ended_while_down(daemon, tmp_path, "conf/model.py")
     # The target's folder becomes a file: no one, root included, can put model.py back.
     (tmp_path / "conf").rename(tmp_path / "conf.moved")
     (tmp_path / "conf").write_text("in the way\n")
