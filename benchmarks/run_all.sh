@@ -11,6 +11,7 @@ $py benchmarks/bench_log_capture.py
 $py benchmarks/bench_parser.py
 $py benchmarks/bench_downsample.py
 $py benchmarks/bench_ingest.py
+$py benchmarks/bench_implicit_step.py
 $py benchmarks/bench_api_list.py
 $py benchmarks/bench_metrics_read.py
 $py benchmarks/bench_streams.py

@@ -103,3 +103,27 @@ async def test_series_downsampled_keeps_spikes(yard):
     small = metrics.series(yard, run_id, ["train_loss"], 200, None, None)
     assert small["downsampled"] and len(small["series"]["train_loss"]) <= 250
     assert [12345.0, 100.0] in small["series"]["train_loss"]
+
+
+async def test_plain_values_without_a_step_are_all_kept_and_replaced_points_are_told(yard):
+    # Each attempt prints 50 plain `loss:` lines (no step: the implicit index) and three
+    # reports at epoch 1 (two of their points replace the first), then fails once.
+    code = (
+        "import os\n"
+        "for i in range(50):\n    print(f'loss: {1 / (i + 1):.4f}')\n"
+        "for b in range(3):\n"
+        "    print('PROGRESS: {\"epoch\": 1, \"total_epochs\": 1, \"status\": \"training\", \"val_loss\": %d}' % b)\n"
+        "raise SystemExit(1 if os.environ['RUNYARD_ATTEMPT'] == '1' else 0)\n"
+    )
+    run_id = submit(yard, *python(code), gpus_min=0, retries=1,
+                    metric_patterns=[r"^loss: (?P<loss>[-\d.e]+)$"])
+    run = await wait_for(yard, run_id)
+    assert run["status"] == "completed" and len(run["attempts"]) == 2
+    series = metrics.series(yard, run_id, ["loss"], None, None, None)["series"]["loss"]
+    assert [x for x, _ in series] == [float(i) for i in range(50)]
+    [warning] = [w for w in run["warnings"] if w["kind"] == "points_replaced"]
+    assert warning["attempt"] == 2 and warning["line"] == 52
+    assert warning["message"].startswith("2 points of 53 replaced") and "val_loss 2" in warning["message"]
+    found = metrics.events(yard, run_id, 0, 1000)["events"]
+    told = [e for e in found if e["kind"] == "warning" and e["data"]["warning"] == "points_replaced"]
+    assert [e["attempt"] for e in told] == [1, 2]  # once per attempt

@@ -15,8 +15,9 @@ The exit code is 0 when the script would be tracked correctly, 1 when not:
   would be guessed; framework output — Keras, HF, PyTorch — is read without one);
 - a warning that means a value is wrong or lost (``FATAL_WARNINGS``): malformed_json,
   not_an_object, missing_field, epoch_out_of_range, unknown_status, accuracy_fraction,
-  accuracy_out_of_range, no_completed_report, completed_then_failed, and line_too_long on
-  a line that starts with ``PROGRESS:``.
+  accuracy_out_of_range, no_completed_report, completed_then_failed, points_replaced (the
+  count of points that would not be stored is in the report), and line_too_long on a line
+  that starts with ``PROGRESS:``.
 
 Only reported, never failing: ``non_finite`` (a NaN loss is stored as NaN: that is the
 run's truth, not a tracking error), ``total_epochs_changed`` (the values are kept; only
@@ -52,7 +53,7 @@ FATAL_WARNINGS = frozenset(
     {
         "malformed_json", "not_an_object", "missing_field", "epoch_out_of_range",
         "unknown_status", "accuracy_fraction", "accuracy_out_of_range",
-        "no_completed_report", "completed_then_failed",
+        "no_completed_report", "completed_then_failed", "points_replaced",
     }
 )  # fmt: skip
 SOURCE_LABELS = {
@@ -81,7 +82,7 @@ CHECK_HELP = (
     ' report, no report with "status": "completed", or a warning that means data is wrong or'
     " lost: malformed_json, not_an_object, missing_field, epoch_out_of_range, unknown_status,"
     " accuracy_fraction, accuracy_out_of_range, no_completed_report, completed_then_failed,"
-    " line_too_long on a PROGRESS line. non_finite, total_epochs_changed and other long lines"
+    " points_replaced, line_too_long on a PROGRESS line. non_finite, total_epochs_changed and other long lines"
     " are only reported."
 )
 
@@ -190,6 +191,7 @@ def build_report(
         "signal": signal,
         "oom": checker.oom,
         "lines": parser.lines,
+        "points": {"read": parser.axis.points, "replaced": parser.axis.replaced},
         "reports": {
             "total": tally.reports,
             "completed": tally.completed,
@@ -426,12 +428,20 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
             + (f" ({sources}), {reports['completed']} completed" if sources else ""),
         ),
         ("epochs", epoch_text),
+        ("points", points_text(report["points"])),
         ("fields", fields or "none"),
         ("info", info),
         ("final", "; ".join(final_parts) or "none"),
         ("warnings", str(len(report["warnings"]) or "none")),
     ]
     return [(label, text) for label, text in rows if text]
+
+
+def points_text(points: dict[str, int]) -> str:
+    read, replaced = points["read"], points["replaced"]
+    if not replaced:
+        return f"{read:,} read, each at its own x"
+    return f"{read:,} read, {replaced:,} replaced at an x already reached: {read - replaced:,} kept"
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:

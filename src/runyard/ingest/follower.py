@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from runyard.ingest.chunks import LIVE_TAIL, Chunk, Position, parse_chunk, position_of, to_chunk
 from runyard.protocol import Report, RunParser
-from runyard.protocol.model import encode_float
+from runyard.protocol.model import PER_ATTEMPT_WARNINGS, encode_float
+from runyard.protocol.model import RunWarning as ParsedWarning
 from runyard.store.metrics import load_summaries, recompute_summaries, save_summaries, write_columns
 from runyard.store.tables import Attempt, Event, Run, RunWarning
 
@@ -80,7 +81,8 @@ class Follower:
             self.progress: dict[str, Any] = dict(run.progress or {})
             self.info: dict[str, Any] = dict(run.info or {})
             self.started_at = attempt.started_at or time.time()
-            self.warned = {w for (w,) in session.query(RunWarning.kind).filter(RunWarning.run_id == live.run_id)}
+            rows = session.query(RunWarning.kind, RunWarning.attempt).filter(RunWarning.run_id == live.run_id)
+            self.warned = {_warned_key(kind, attempt) for kind, attempt in rows}
 
     # ---- the loop ------------------------------------------------------------------
     async def follow(self, ended: asyncio.Event) -> None:
@@ -255,11 +257,11 @@ class Follower:
                 self.info.update(chunk.info)
                 run.info = dict(self.info)
             for warning in chunk.warnings:
-                if warning.kind.value in self.warned:
+                key = _warned_key(warning.kind.value, number)
+                if key in self.warned:
                     continue
-                self.warned.add(warning.kind.value)
-                session.add(RunWarning(run_id=run_id, kind=warning.kind.value, attempt=number, line=warning.line,
-                                       text=warning.text[:2000], message=warning.message))
+                self.warned.add(key)
+                _record_warning(session, run_id, number, warning)
                 events.append({"kind": "warning", "data": {"warning": warning.kind.value, "line": warning.line,
                                                            "text": warning.text[:2000], "message": warning.message}})
             for report in chunk.reports:  # the ones that matter (see ingest/chunks.py)
@@ -322,6 +324,22 @@ class Follower:
         self.progress = {"epoch": epoch, "total_epochs": total, "step": step,
                          "eta_s": round(eta, 1) if eta is not None else None,
                          "seconds_per_epoch": round(per_epoch, 3) if per_epoch is not None else None}
+
+
+def _warned_key(kind: str, attempt: int | None) -> str:
+    """Most kinds are raised once per run; ``PER_ATTEMPT_WARNINGS`` once per attempt."""
+    return f"{kind}@{attempt}" if kind in PER_ATTEMPT_WARNINGS else kind
+
+
+def _record_warning(session: Any, run_id: int, attempt: int, warning: ParsedWarning) -> None:
+    """The run's row for this kind: the first of the run, or the latest attempt's for a
+    per-attempt kind (each attempt's event stays in the event log)."""
+    row = RunWarning(run_id=run_id, kind=warning.kind.value, attempt=attempt, line=warning.line,
+                     text=warning.text[:2000], message=warning.message)
+    if warning.kind in PER_ATTEMPT_WARNINGS:
+        session.merge(row)
+    else:
+        session.add(row)
 
 
 def _report_data(report: Report) -> dict[str, Any]:

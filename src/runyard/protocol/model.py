@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 
 class WarningKind(StrEnum):
-    """Every warning the protocol knows (PROTOCOL.md §4); each is raised at most once per run."""
+    """Every warning the protocol knows (PROTOCOL.md §4); each is raised at most once per run
+    (``PER_ATTEMPT_WARNINGS`` once per attempt)."""
 
     MALFORMED_JSON = "malformed_json"
     NOT_AN_OBJECT = "not_an_object"
@@ -29,6 +30,11 @@ class WarningKind(StrEnum):
     LINE_TOO_LONG = "line_too_long"
     NO_COMPLETED_REPORT = "no_completed_report"
     COMPLETED_THEN_FAILED = "completed_then_failed"
+    POINTS_REPLACED = "points_replaced"
+
+
+PER_ATTEMPT_WARNINGS = frozenset({WarningKind.POINTS_REPLACED})
+"""Kinds raised once per attempt rather than once per run: each attempt's count stands alone."""
 
 
 class Source(StrEnum):

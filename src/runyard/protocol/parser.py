@@ -11,7 +11,10 @@ What each line means is decided in PROTOCOL.md §1-§7; the readers live beside 
 (progress, legacy, frameworks, patterns), finding candidate lines fast in ``scan``.
 Choices the protocol leaves open, made here:
 
-- x is the report's step, else its epoch, else the run's current step or epoch, else 0.
+- x is the report's step, else its epoch. A PROGRESS or pattern report with neither gets
+  an implicit x (``xaxis``); a legacy or framework line, the run's current step or epoch.
+- Points of PROGRESS and pattern reports at an x their metric already reached in this
+  attempt are counted, and make one ``points_replaced`` warning when the attempt ends.
 - Legacy and framework lines are read only until the first segment that starts with
   ``PROGRESS:`` (even a malformed one: the script means to speak the protocol).
 - A legacy or framework report carries every metric of its epoch so far, so a test line
@@ -22,7 +25,8 @@ Choices the protocol leaves open, made here:
   the first PROGRESS line.
 - Warnings about values (``non_finite``, ``accuracy_out_of_range``) apply to every source;
   ``accuracy_fraction`` only to values the script wrote (see ``accuracy``).
-- The caller's store replaces a metric's value at the same x; the parser just emits.
+- The caller's store replaces a metric's value at the same x; the parser emits every point
+  and counts the replacements (``xaxis``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from runyard.protocol.patterns import compile_patterns, match_patterns
 from runyard.protocol.progress import PREFIX, ProgressFields, read_progress
 from runyard.protocol.results import RESULT_ACCURACIES, RESULT_LOSSES, FinalResults, final_results
 from runyard.protocol.scan import candidate_lines
+from runyard.protocol.xaxis import Axis
 
 STATE_VERSION = 1
 EVAL_PREFIXES = ("val_", "test_")
@@ -100,6 +105,7 @@ class RunParser:
         self._epoch_renamed: dict[str, str] = {}
         self._keras_counter = 0
         self._keras_evaluating = False
+        self.axis = Axis()
         self._result = ParseResult()
         self.emit_columns = False
         """True: points come as ``ParseResult.columns`` (the ingester's parse process, which
@@ -152,6 +158,10 @@ class RunParser:
                 self._warn(WarningKind.LINE_TOO_LONG, self._lines, text, message)
         if run_ended:
             self._check_fraction(run_ended=True)
+            replaced = self.axis.message()
+            if replaced is not None:
+                axis = self.axis
+                self._warn(WarningKind.POINTS_REPLACED, axis.first_line, axis.first_text, replaced)
         result.lines = self._lines - start
         if self.progress != before:
             result.progress = self.progress
@@ -232,9 +242,13 @@ class RunParser:
         self.epoch, self.total_epochs = epoch, total
         if fields.step is not None:
             self.step = fields.step
-        x = fields.step if fields.step is not None else epoch if epoch is not None else 0
+            x = float(fields.step)
+        elif fields.epoch is not None:
+            x = float(fields.epoch)
+        else:
+            x = self.axis.implicit(fields.metrics, self._current_x())
         self._report(
-            number, body, Source.PROGRESS, float(x), fields.metrics, fields.info, fields.renamed,
+            number, body, Source.PROGRESS, x, fields.metrics, fields.info, fields.renamed,
             step=fields.step, status=fields.status, written_by_script=True,
         )  # fmt: skip
 
@@ -247,7 +261,7 @@ class RunParser:
                 x = float(epoch)
             else:
                 step = self.step
-                x = float(self._current_x())
+                x = self.axis.implicit(match.metrics, self._current_x())
             if epoch is not None:
                 self.epoch = epoch
             self._report(
@@ -330,6 +344,10 @@ class RunParser:
         The hot path of a chatty run: kept to plain loops and set operations on purpose.
         """
         result, epoch = self._result, self.epoch
+        axis = self.axis
+        axis.points += len(metrics)
+        if source is Source.PROGRESS or source is Source.PATTERN:
+            axis.record(metrics, x, number, body[:TEXT_LIMIT])
         if self.emit_columns:
             columns = result.columns
             for name, value in metrics.items():
@@ -443,6 +461,7 @@ class RunParser:
             "epoch_metrics": {k: encode_float(v) for k, v in self._epoch_metrics.items()},
             "epoch_renamed": self._epoch_renamed,
             "keras": [self._keras_counter, self._keras_evaluating],
+            "axis": self.axis.to_json(),
             "completed": report(self.completed),
             "last_accuracy_report": report(self.last_accuracy_report),
             "last_loss_report": report(self.last_loss_report),
@@ -478,6 +497,7 @@ class RunParser:
             int(state["keras"][0]),
             bool(state["keras"][1]),
         )
+        parser.axis = Axis.from_json(state.get("axis"))
         parser.completed = report(state["completed"])
         parser.last_accuracy_report = report(state["last_accuracy_report"])
         parser.last_loss_report = report(state["last_loss_report"])

@@ -172,6 +172,30 @@ def test_metric_patterns_are_used(tmp_path: Path) -> None:
     assert report["fields"]["train_loss"] == {"reports": 2, "last": 0.25, "printed_as": None}
 
 
+def test_a_hundred_thousand_plain_loss_lines_are_all_kept(tmp_path: Path) -> None:
+    log = tmp_path / "out.log"
+    log.write_text("".join(f"loss: {1 / (i + 1):.6f}\n" for i in range(100_000)))
+    args = ("--metric-pattern", r"^loss: (?P<loss>[-\d.e]+)$", "--log", str(log))
+    report = report_of(check(tmp_path, "--json", *args))
+    assert report["points"] == {"read": 100_000, "replaced": 0}
+    assert report["ok"], report["problems"]
+    assert "100,000 read, each at its own x" in check(tmp_path, *args).stdout
+
+
+def test_points_that_would_be_replaced_are_not_ok_and_counted(tmp_path: Path) -> None:
+    lines = [f'PROGRESS: {{"epoch": 1, "total_epochs": 1, "train_loss": {b / 10}, "status": "training"}}'
+             for b in range(1, 6)]
+    lines.append('PROGRESS: {"epoch": 1, "total_epochs": 1, "train_loss": 0.1, "status": "completed"}')
+    result = check(tmp_path, "--json", "--", *script(tmp_path, "\n".join(f"print({line!r})" for line in lines)))
+    report = report_of(result)
+    assert result.returncode == 1 and not report["ok"]
+    assert report["points"] == {"read": 6, "replaced": 5}
+    [problem] = report["problems"]
+    assert problem.startswith("points_replaced (line 2): 5 points of 6 replaced")
+    text = check(tmp_path, "--", *script(tmp_path, "\n".join(f"print({line!r})" for line in lines))).stdout
+    assert "6 read, 5 replaced at an x already reached: 1 kept" in text and "NOT OK" in text
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -199,6 +223,7 @@ def test_what_cannot_be_run_or_read_is_one_line(tmp_path: Path, args: tuple[str,
         ("malformed_json", "PROGRESS: {", True),
         ("accuracy_fraction", "", True),
         ("no_completed_report", "", True),
+        ("points_replaced", "", True),
         ("non_finite", "", False),
         ("total_epochs_changed", "", False),
         ("line_too_long", '  PROGRESS: {"epoch": 1', True),

@@ -143,10 +143,19 @@ export function LogViewer({ run, attempt: chosen, feed, onAttempt }: Props) {
     overscan: 30,
   });
 
-  // Following: stay at the bottom as lines come.
+  // Following: stay at the bottom as lines come. A reader's scroll up wins even when lines
+  // arrive before its scroll event does (a busy log would otherwise pull them back down).
+  const autoTop = useRef<number | null>(null);
   useLayoutEffect(() => {
     const element = scroller.current;
-    if (follow && element && ready) element.scrollTop = element.scrollHeight;
+    if (!follow) autoTop.current = null;
+    if (!follow || !element || !ready) return;
+    if (autoTop.current != null && element.scrollTop < autoTop.current - LINE_HEIGHT) {
+      setFollow(false);
+      return;
+    }
+    element.scrollTop = element.scrollHeight;
+    autoTop.current = element.scrollTop;
   }, [version, follow, ready, count]);
 
   const onScroll = () => {
