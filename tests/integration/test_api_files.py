@@ -132,3 +132,65 @@ async def test_a_batch_is_submitted_whole_or_not_at_all(api, yard):
         assert run["spec"]["sweep"] == "lr-sweep"
         await wait_for(yard, run["id"])
     assert (await api.post("/api/v1/runs/batch", json={"runs": []})).status_code == 422
+
+
+@pytest.mark.parametrize("path", [
+    "0" * 5000,  # longer than the route takes
+    "0" * 300,  # one name longer than a file system takes (was a 500: ENAMETOOLONG)
+    "/".join(["d" * 200] * 21),  # every name fits, the whole path does not
+])
+async def test_a_path_no_file_system_could_hold_is_a_clear_4xx(live_server, yard, path):
+    run_id = await finished_run(yard)
+    for route in (f"files/{path}", f"snapshots/{path}"):
+        status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/{route}")
+        assert 400 <= status < 500, (route[:40], status, body[:200])
+        answer = json.loads(body)
+        assert "Errno" not in answer["detail"] and str(yard.settings.home) not in answer["detail"]
+        assert len(answer["detail"]) < 400  # the path is quoted cut, not echoed whole
+
+
+@pytest.mark.parametrize("where", ["workdir", "swap source"])
+async def test_a_spec_path_the_file_system_refuses_is_a_clear_4xx(api, yard, where):
+    long = "/" + "0" * 300  # was a 500: ENAMETOOLONG from the existence check
+    good = {"command": python("pass"), "workdir": str(yard.settings.home)}
+    spec = {**good, "workdir": long} if where == "workdir" else {**good, "swaps": [{"source": long, "target": "x"}]}
+    for route, body in (("/api/v1/runs", spec), ("/api/v1/runs/batch", {"runs": [good, spec]})):
+        answer = await api.post(route, json=body)
+        assert answer.status_code == 422, (route, answer.text[:300])
+        assert "File name too long" in answer.json()["detail"] and len(answer.json()["detail"]) < 300
+    assert (await api.get("/api/v1/runs")).json()["runs"] == []
+
+
+@pytest.mark.parametrize("offset", [4611686018427387903, 2**63 - 1])
+async def test_offsets_past_the_end_read_nothing_and_beyond_a_file_are_refused(live_server, yard, offset):
+    run_id = await finished_run(yard)
+    size = (yard.attempt_dir(run_id, 1) / "output.log").stat().st_size
+    status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/log?attempt=1&offset={offset}")
+    assert status == 200 and body == b""  # was a 500: EINVAL from the seek
+    status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/log/follow?attempt=1&offset={offset}")
+    assert status == 200 and body == b""  # the attempt has ended: the stream ends at once
+    status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/log?attempt=1&offset={size - 3}")
+    assert status == 200 and len(body) == 3
+    for route in (f"log?offset={2**63}", f"log/follow?offset={2**64}", f"events?after={2**63}",
+                  f"log?attempt={10**20}", f"log/follow?attempt={10**20}"):
+        status, body = await raw_get(live_server, f"/api/v1/runs/{run_id}/{route}")
+        assert status == 422 and json.loads(body)["error"] == "invalid_request", (route, status, body)
+
+
+async def test_an_unexpected_error_is_an_internal_error_with_an_id_in_the_log(yard, caplog):
+    app = create_app(yard, TOKEN)
+
+    @app.get("/api/v1/boom")
+    async def boom() -> None:
+        raise OSError(36, "File name too long", str(yard.settings.home / "secret-path"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://runyard",
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        answer = await client.get("/api/v1/boom")
+    assert answer.status_code == 500
+    detail = answer.json()["detail"]
+    assert "secret-path" not in answer.text and "OSError" not in answer.text and "Errno" not in answer.text
+    incident = detail.removeprefix("internal error ").split(":")[0]
+    assert detail == f"internal error {incident}: see the daemon's log" and len(incident) == 12
+    assert any(incident in record.getMessage() and record.exc_info for record in caplog.records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import gc
@@ -10,11 +11,19 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from runyard.errors import RunyardError
 from runyard.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -93,8 +102,8 @@ async def _serve(settings: Settings, port_fallback: bool) -> None:
     gc.freeze()
     # WebSocket compression off: a message is encoded once for every client, but deflate
     # would run once per client (100 followers of a chatty run: ~0.2 of a core).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                           ws_per_message_deflate=False))
+    server = _server_leaving_signals(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                    ws_per_message_deflate=False))
 
     def request_exit() -> None:
         server.should_exit = True
@@ -108,13 +117,48 @@ async def _serve(settings: Settings, port_fallback: bool) -> None:
         log.info("runyard daemon listening on %s (home %s)", url, settings.home)
 
     announcer = asyncio.create_task(announce())
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        announcer.cancel()
-        await yard.stop()
+    with _stop_on_signals(server):
         try:
-            if json.loads(settings.server_file.read_text()).get("pid") == os.getpid():
-                settings.server_file.unlink()
-        except (OSError, ValueError):
-            pass
+            await server.serve(sockets=[sock])
+        finally:
+            announcer.cancel()
+            await yard.stop()
+            try:
+                if json.loads(settings.server_file.read_text()).get("pid") == os.getpid():
+                    settings.server_file.unlink()
+            except (OSError, ValueError):
+                pass
+
+
+def _server_leaving_signals(config: uvicorn.Config) -> uvicorn.Server:
+    """uvicorn's server, but its serving does not touch the signals: uvicorn would re-raise a
+    SIGINT or SIGTERM once serving ends, and that would cancel the daemon's clean-up
+    (``yard.stop``) midway or kill the process before it. ``_stop_on_signals`` handles them
+    for the whole of serving and clean-up instead."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM ask the server to stop; the clean-up after it runs to the
+    end, and a second signal while it does changes nothing. The process then exits 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -4,13 +4,14 @@ watcher per live attempt. Built per process (``Yard(settings)``), never global."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,8 +77,7 @@ class Yard:
         self.live: dict[int, LiveAttempt] = {}
         self.readings: list[GpuReading] = []
         self.gpu_view: tuple[GpuState, ...] = ()
-        self._threads_busy = 0
-        self._threads_lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(thread_name_prefix="runyard-step")
         self.view = YardView()
         self.started_at = time.time()
         self._wake = asyncio.Event()
@@ -124,27 +124,21 @@ class Yard:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        deadline = time.monotonic() + 10
-        while self._threads_busy and time.monotonic() < deadline:  # ingestion steps in flight
-            await asyncio.sleep(0.01)
+        # Steps in flight finish (a cancelled await does not stop its thread), those not yet
+        # begun never begin; a step stuck past 10 s is left to end with the process.
+        ended = asyncio.to_thread(self._threads.shutdown, wait=True, cancel_futures=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended, 10)
         if self._parse_pool is not None:
             self._parse_pool.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """``asyncio.to_thread``, counted: :meth:`stop` waits for these to end before it
-        closes the database (a cancelled await does not stop its thread)."""
-
-        def counted() -> T:
-            try:
-                return fn(*args)
-            finally:
-                with self._threads_lock:
-                    self._threads_busy -= 1
-
-        with self._threads_lock:
-            self._threads_busy += 1
-        return await asyncio.to_thread(counted)
+        """``asyncio.to_thread`` on the yard's own threads, so that :meth:`stop` can wait for
+        the steps in flight before it closes the database. One cancelled before its thread
+        took it up never runs."""
+        step = self._threads.submit(contextvars.copy_context().run, fn, *args)
+        return await asyncio.wrap_future(step)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

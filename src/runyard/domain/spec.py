@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from runyard.domain.status import RetryOn
 from runyard.errors import InvalidSpec
@@ -18,6 +19,21 @@ _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECA
 _MEMORY_FACTOR_MIB = {"": 1.0, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms]?)", re.IGNORECASE)
 _DURATION_FACTOR = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+# What the validators below accept, stated in the OpenAPI document too, so that a client
+# (or a fuzzer) reading it knows what a request may hold. The checks themselves stay in the
+# validators: their messages say how to fix a request; a pattern's would not.
+NO_NUL = r"^[^\x00]*$"
+ABSOLUTE = {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": r"^/[^\x00]*$"}
+ENV: dict[str, object] = {
+    "type": "object",
+    "propertyNames": {"minLength": 1, "pattern": r"^[^=\x00]+$"},
+    "additionalProperties": {"type": "string", "pattern": NO_NUL},
+}
+SHELL_TAKES_ONE_STRING: JsonDict = {
+    "if": {"properties": {"shell": {"const": True}}, "required": ["shell"]},
+    "then": {"properties": {"command": {"maxItems": 1}}},
+}
 
 
 def parse_memory_mib(text: str) -> int:
@@ -84,8 +100,8 @@ class Swap(BaseModel):
     """Put ``source`` in place of ``target`` (relative to the workdir) for one run."""
 
     model_config = ConfigDict(extra="forbid")
-    source: str
-    target: str
+    source: Annotated[str, WithJsonSchema(ABSOLUTE)] = Field(description="an absolute path to an existing file")
+    target: str = Field(min_length=1, description="relative to the workdir", json_schema_extra={"pattern": NO_NUL})
 
 
 class OomPolicy(BaseModel):
@@ -96,7 +112,7 @@ class OomPolicy(BaseModel):
     grow_mem: float | None = Field(None, ge=1.0, le=16.0, description="multiply --gpu-mem by this on each OOM retry")
 
 
-NonEmptyStr = Annotated[str, Field(min_length=1)]
+NonEmptyStr = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": r"^[^\x00]+$"})]
 ShortStr = Annotated[str, Field(min_length=1, max_length=200)]
 RunId = Annotated[int, Field(ge=1, le=2**62)]
 MAX_GPUS = 4096  # more than any machine has; keeps every count inside a database integer
@@ -105,29 +121,35 @@ MAX_GPUS = 4096  # more than any machine has; keeps every count inside a databas
 class RunSpec(BaseModel):
     """Everything ``runyard submit`` accepts. Stored as ``spec.json`` in the run's folder."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SHELL_TAKES_ONE_STRING)
 
     command: list[NonEmptyStr] = Field(min_length=1, description="argv, exec'd as is")
-    shell: bool = Field(False, description="run command[0] through /bin/sh -c")
-    name: str | None = Field(None, max_length=200)
+    shell: bool = Field(False, description="run command[0] through /bin/sh -c (command is then one string)")
+    name: str | None = Field(None, max_length=200, json_schema_extra={"pattern": NO_NUL})
     sweep: str | None = Field(
-        None, min_length=1, max_length=200, description="the sweep this run belongs to; the run list filters by it"
+        None, min_length=1, max_length=200, description="the sweep this run belongs to; the run list filters by it",
+        json_schema_extra={"pattern": NO_NUL},
     )
-    workdir: str = Field(description="absolute working directory")
-    env: dict[str, str] = Field(default_factory=dict, description="variables set for the run")
-    base_env: dict[str, str] | None = Field(
+    workdir: Annotated[str, WithJsonSchema(ABSOLUTE)] = Field(
+        max_length=4096, description="absolute working directory: a directory that exists on the daemon's machine")
+    env: Annotated[dict[str, str], WithJsonSchema(ENV)] = Field(
+        default_factory=dict, description="variables set for the run (no '=' in a name, no NUL byte)")
+    base_env: Annotated[dict[str, str] | None, WithJsonSchema({"anyOf": [ENV, {"type": "null"}]})] = Field(
         None, description="the submitter's environment, which the run starts from (default: the daemon's)"
     )
     gpus_min: int | None = Field(None, ge=0, le=MAX_GPUS, description="None: 1 on a machine with GPUs, else 0")
-    gpus_max: int | None = Field(None, ge=0, le=MAX_GPUS)
-    gpu_ids: list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] | None = Field(None, description="pin the run to these GPUs")
+    gpus_max: int | None = Field(None, ge=0, le=MAX_GPUS, description="at least gpus_min (the default)")
+    gpu_ids: Annotated[list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] | None, WithJsonSchema({"anyOf": [
+        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_GPUS}, "uniqueItems": True},
+        {"type": "null"}]})] = Field(
+        None, description="pin the run to these distinct GPUs; gpus_min and gpus_max, when given, must be their count")
     gpu_mem_mib: int | None = Field(None, gt=0, le=2**40, description="memory the run needs per GPU; lets runs share")
     priority: int = Field(0, ge=-1_000_000, le=1_000_000)
     retries: int = Field(0, ge=0, le=100)
     retry_on: RetryOn = RetryOn.ANY
     timeout_s: float | None = Field(None, gt=0, le=10 * 365 * 86400)
     tags: list[ShortStr] = Field(default_factory=list)
-    setup: str | None = None
+    setup: str | None = Field(None, json_schema_extra={"pattern": NO_NUL})
     after: list[RunId] = Field(default_factory=list, description="wait for these runs to complete")
     after_any: list[RunId] = Field(default_factory=list, description="wait for these runs to end")
     swaps: list[Swap] = Field(default_factory=list)

@@ -4,6 +4,7 @@ that says what is wrong, never a traceback."""
 from __future__ import annotations
 
 import logging
+import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,5 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", f"internal error: {type(error).__name__}: {error}"), 500)
+        # The answer names no exception, path or value (they may be the daemon's secrets);
+        # the id finds the traceback in the daemon's log.
+        incident = secrets.token_hex(6)
+        log.exception("internal error %s on %s %s", incident, request.method, request.url.path)
+        return JSONResponse(error_body("internal", f"internal error {incident}: see the daemon's log"), 500)

@@ -15,20 +15,33 @@ if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
 
 MAX_LISTED = 10_000
+NAME_MAX, PATH_MAX = 255, 4096
+"""Bytes of one name and of a whole path that Linux file systems take (longer: ENAMETOOLONG)."""
+SHOWN = 120
+"""Characters of a refused path quoted back in the error."""
 
 
 def inside(root: Path, relative: str) -> Path:
     """The regular file at ``relative`` under ``root``; InvalidSpec for a path that tries
-    to leave it, NotFound for one that does not exist."""
+    to leave it or that no file system could hold, NotFound for one that does not exist."""
     parts = PurePosixPath(relative).parts
+    shown = relative if len(relative) <= SHOWN else relative[:SHOWN] + "…"
     if not relative or "\x00" in relative or relative.startswith("/") or ".." in parts or "\\" in relative:
-        raise InvalidSpec(f"{relative!r} is not a path inside the run's folder (write it relative, without ..)", "path")
-    real_root = root.resolve()
-    path = (real_root / relative).resolve()
-    if not path.is_relative_to(real_root):
-        raise InvalidSpec(f"{relative!r} leads outside the run's folder", "path")
-    if not path.is_file():
-        raise NotFound(f"the run has no file {relative!r}")
+        raise InvalidSpec(f"{shown!r} is not a path inside the run's folder (write it relative, without ..)", "path")
+    if (len(relative.encode("utf-8", "surrogateescape")) > PATH_MAX
+            or any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in parts)):
+        raise InvalidSpec(f"{shown!r} is longer than a file path can be (a name at most {NAME_MAX} bytes,"
+                          f" the whole at most {PATH_MAX})", "path")
+    try:
+        real_root = root.resolve()
+        path = (real_root / relative).resolve()
+        if not path.is_relative_to(real_root):
+            raise InvalidSpec(f"{shown!r} leads outside the run's folder", "path")
+        found = path.is_file()
+    except OSError as error:  # a symlink loop, a name the file system refuses
+        raise NotFound(f"the run's file {shown!r} cannot be read ({error.strerror or 'error'})") from None
+    if not found:
+        raise NotFound(f"the run has no file {shown!r}")
     return path
 
 

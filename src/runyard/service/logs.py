@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,10 @@ def read_log(yard: Yard, run_id: int, attempt: int | None, offset: int, limit: i
     path = yard.attempt_dir(run_id, number) / "output.log"
     try:
         with path.open("rb") as f:
-            f.seek(offset)
-            data = f.read(limit)
+            data = b""
+            if offset < os.fstat(f.fileno()).st_size:  # past the end nothing is there yet (and a seek that far fails: EINVAL)
+                f.seek(offset)
+                data = f.read(limit)
     except FileNotFoundError:
         data = b""
     return LogChunk(number, data, offset + len(data), finished)

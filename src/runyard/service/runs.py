@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +46,14 @@ def validate_spec(yard: Yard, spec: RunSpec) -> RunSpec:
     """Refuse at submit what could never run here, with one line saying how to fix it."""
     workdir = Path(spec.workdir)
     if not workdir.is_absolute():
-        raise InvalidSpec(f"workdir {spec.workdir!r} must be an absolute path", "workdir")
-    if not workdir.is_dir():
-        raise InvalidSpec(f"workdir {spec.workdir} does not exist or is not a directory", "workdir")
+        raise InvalidSpec(f"workdir {_shown(spec.workdir)!r} must be an absolute path", "workdir")
+    if not _probe(workdir.is_dir, "workdir", spec.workdir):
+        raise InvalidSpec(f"workdir {_shown(spec.workdir)} does not exist or is not a directory", "workdir")
     for index, swap in enumerate(spec.swaps):
         if not Path(swap.source).is_absolute():
-            raise InvalidSpec(f"swap source {swap.source!r} must be an absolute path", "swaps")
-        if not Path(swap.source).exists():
-            raise InvalidSpec(f"swap source {swap.source} does not exist", "swaps")
+            raise InvalidSpec(f"swap source {_shown(swap.source)!r} must be an absolute path", "swaps")
+        if not _probe(Path(swap.source).exists, "swaps", swap.source):
+            raise InvalidSpec(f"swap source {_shown(swap.source)} does not exist", "swaps")
         plan_swap(workdir, swap.source, swap.target, Path("/nonexistent"), index)  # target inside workdir
     for pattern in spec.metric_patterns:
         try:
@@ -60,6 +61,19 @@ def validate_spec(yard: Yard, spec: RunSpec) -> RunSpec:
         except re.error as error:
             raise InvalidSpec(f"metric pattern {pattern!r} is not a valid regular expression: {error}", "metric_patterns") from None
     return _fit_gpus(yard, spec)
+
+
+def _shown(path: str, limit: int = 120) -> str:
+    return path if len(path) <= limit else path[:limit] + "…"
+
+
+def _probe(check: Callable[[], bool], field: str, path: str) -> bool:
+    """A look at the file system for a path the client gave: one it refuses (a name too long,
+    no permission, a symlink loop) is the client's error, not the daemon's."""
+    try:
+        return check()
+    except OSError as error:
+        raise InvalidSpec(f"{field} {_shown(path)!r} cannot be used: {error.strerror or error}", field) from None
 
 
 def _fit_gpus(yard: Yard, spec: RunSpec) -> RunSpec:

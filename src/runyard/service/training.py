@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from runyard.domain.spec import MAX_GPUS, RunSpec
+from runyard.domain.spec import ABSOLUTE, MAX_GPUS, RunSpec
 from runyard.domain.status import FINISHED, RunStatus
 from runyard.errors import Conflict, InvalidSpec, NotFound
 from runyard.service import runs
@@ -64,6 +64,10 @@ TaskType = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-
                                 examples=["classification", "detection"])]
 
 
+ARGUMENT = {"type": "string", "minLength": 1, "pattern": r"^[^\x00]+$"}
+COMMAND = {"anyOf": [{"type": "array", "minItems": 1, "items": ARGUMENT}, ARGUMENT]}
+
+
 def _check_command(value: Any) -> Any:
     """One clear error for a bad command (a union's errors would name its branches)."""
     parts = value if isinstance(value, list) else [value]
@@ -81,9 +85,10 @@ class JobRequest(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200, description="default: '<task_type> training'")
     task_type: TaskType
-    command: Annotated[list[str] | str, BeforeValidator(_check_command)] = Field(
+    command: Annotated[list[str] | str, BeforeValidator(_check_command), WithJsonSchema(COMMAND)] = Field(
         description="argv, exec'd as is; or one string, run through /bin/sh -c")
-    workdir: str = Field(min_length=1, max_length=4096, description="absolute working directory")
+    workdir: Annotated[str, WithJsonSchema(ABSOLUTE)] = Field(
+        min_length=1, max_length=4096, description="absolute working directory: a directory that exists on the daemon's machine")
     config: dict[str, Any] = Field(default_factory=dict, description=(
         "stored with the run and given to the process as the env var RUNYARD_CONFIG (JSON, at most 64 KiB)"))
     gpus: int | None = Field(None, ge=0, le=MAX_GPUS, description="default: 1 on a machine with GPUs, else 0")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 
 from runyard.daemon.yard import Yard
 
@@ -14,3 +14,8 @@ def yard_of(request: Request) -> Yard:
 
 RunIdPath = Annotated[int, Path(ge=1, le=2**62, description="the run's id")]
 """A run id in a path; bounded, so that no number reaches the database it cannot hold."""
+
+MAX_OFFSET = 2**63 - 1
+"""The largest file offset (off_t) and event id a request may name."""
+ByteOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="byte to start from")]
+AttemptQuery = Annotated[int | None, Query(ge=1, le=1_000_000, description="attempt (default: the latest)")]

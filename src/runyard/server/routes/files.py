@@ -14,6 +14,9 @@ from runyard.server.routes import RunIdPath, yard_of
 from runyard.service.files import list_files, run_file
 
 router = APIRouter(tags=["files"])
+# What the OpenAPI document says a path may be (the service checks it, and more: see
+# service/files.py): relative, no ``..`` segment, no NUL or backslash.
+INSIDE = r"^(?!/)(?!(.*/)?\.\.(/|$))[^\x00\\]+$"
 TEXT = {".log": "text/plain; charset=utf-8", ".jsonl": "application/x-ndjson", ".csv": "text/csv; charset=utf-8"}
 
 
@@ -28,7 +31,8 @@ async def files(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, A
             responses={200: {"content": {"application/octet-stream": {}}}})
 async def download(
     run_id: RunIdPath,
-    path: str = Path(max_length=4096, description="relative to the run's folder, as `files` lists it"),
+    path: str = Path(max_length=4096, description="relative to the run's folder, as `files` lists it",
+                     json_schema_extra={"pattern": INSIDE}),
     yard: Yard = Depends(yard_of),
 ) -> FileResponse:
     found = await asyncio.to_thread(run_file, yard, run_id, path)

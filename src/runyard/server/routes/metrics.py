@@ -6,15 +6,15 @@ import asyncio
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import FileResponse
 
 from runyard.daemon.yard import Yard
 from runyard.errors import NotFound
 from runyard.ingest.snapshots import list_snapshots
-from runyard.server.routes import RunIdPath, yard_of
+from runyard.server.routes import MAX_OFFSET, RunIdPath, yard_of
 from runyard.service import metrics
-from runyard.service.files import inside
+from runyard.service.files import NAME_MAX, inside
 from runyard.service.runs import get_run
 
 router = APIRouter(tags=["metrics"])
@@ -43,7 +43,7 @@ async def read_summary(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict
 @router.get("/runs/{run_id}/events")
 async def read_events(
     run_id: RunIdPath,
-    after: int = Query(default=0, ge=0),
+    after: int = Query(default=0, ge=0, le=MAX_OFFSET, description="events after this id"),
     limit: int = Query(default=1000, ge=1, le=10_000),
     yard: Yard = Depends(yard_of),
 ) -> dict[str, Any]:
@@ -72,7 +72,11 @@ async def take_snapshot(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dic
 
 
 @router.get("/runs/{run_id}/snapshots/{name}", response_class=FileResponse)
-async def read_snapshot(run_id: RunIdPath, name: str, yard: Yard = Depends(yard_of)) -> FileResponse:
+async def read_snapshot(
+    run_id: RunIdPath,
+    name: str = Path(max_length=NAME_MAX, description="a name that `snapshots` lists"),
+    yard: Yard = Depends(yard_of),
+) -> FileResponse:
     get_run(yard, run_id)
     names = {s["name"] for s in list_snapshots(yard, run_id)}
     if name not in names:  # only files listed in stats/: no path ever built from user input

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from runyard.daemon.yard import Yard
 from runyard.domain.spec import RunSpec
-from runyard.server.routes import RunIdPath, yard_of
+from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, yard_of
 from runyard.service import listing, logs, runs
 
 router = APIRouter(tags=["runs"])
@@ -115,8 +115,8 @@ async def resume_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[s
 @router.get("/runs/{run_id}/log", response_class=Response)
 async def read_log(
     run_id: RunIdPath,
-    attempt: int | None = Query(default=None, ge=1),
-    offset: int = Query(default=0, ge=0),
+    attempt: AttemptQuery = None,
+    offset: ByteOffset = 0,
     limit: int = Query(default=1 << 20, ge=1, le=16 << 20),
     yard: Yard = Depends(yard_of),
 ) -> Response:

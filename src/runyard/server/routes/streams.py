@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from runyard.daemon.yard import Yard
 from runyard.errors import RunNotFound
-from runyard.server.routes import RunIdPath, yard_of
+from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, yard_of
 from runyard.service import logs
 from runyard.service.runs import get_run
 from runyard.service.streams import QueueFeed, message, queue_stream, run_stream
@@ -125,8 +125,8 @@ async def queue_sse(request: Request, yard: Yard = Depends(yard_of)) -> EventSou
 async def follow_log(
     run_id: RunIdPath,
     request: Request,
-    attempt: int | None = Query(default=None, ge=1, le=1_000_000, description="attempt (default: the latest)"),
-    offset: int = Query(default=0, ge=0, le=2**62, description="byte to start from"),
+    attempt: AttemptQuery = None,
+    offset: ByteOffset = 0,
     yard: Yard = Depends(yard_of),
 ) -> StreamingResponse:
     """Every byte of an attempt's output from ``offset``, as it is written (like
