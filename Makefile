@@ -33,12 +33,14 @@ run: venv ui  ## start `runyard serve` on 127.0.0.1 with a few example runs queu
 test: venv ui chromium postgres  ## install what the tests need, then run them all (lint first: it is fast)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	cd ui && npm test --silent
 	$(PY) -m pytest -q
 
-lint: venv
+lint: venv  ## ruff, mypy, and the layer contracts of docs/ARCHITECTURE.md (import-linter, in pyproject.toml)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: venv ui chromium  ## every benchmark; figures land in benchmarks/results/
 	bash benchmarks/run_all.sh

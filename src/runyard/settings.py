@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     @field_validator("snapshot_template")
     @classmethod
     def _usable_template(cls, template: str) -> str:
-        from runyard.ingest.outputs import snapshot_name
+        from runyard.domain.snapshots import snapshot_name
 
         snapshot_name(template, 1, 1)  # raises InvalidSpec with the reason
         return template

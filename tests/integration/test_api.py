@@ -217,7 +217,7 @@ async def test_conflicts_are_409(api):
     run_id = (
         await api.post("/api/v1/runs", json={"command": ["true"], "workdir": "/tmp", "gpus_min": 0})
     ).json()["id"]
-    await wait_for(api.app.state.yard, run_id)
+    await wait_for(api.app.state.ctx, run_id)
     for verb in ("cancel", "pause", "resume"):
         answer = await api.post(f"/api/v1/runs/{run_id}/{verb}")
         assert answer.status_code == 409, verb
@@ -234,7 +234,7 @@ async def test_submit_show_list_and_read_the_log(api):
     created = await api.post("/api/v1/runs", json=body)
     assert created.status_code == 201
     run_id = created.json()["id"]
-    run = await wait_for(api.app.state.yard, run_id)
+    run = await wait_for(api.app.state.ctx, run_id)
     keys = {
         "id",
         "name",
@@ -274,7 +274,7 @@ async def test_submit_show_list_and_read_the_log(api):
 
 async def test_gpus_show_what_occupies_each(api, gpus):
     gpus.set({"processes": [{"pid": 99, "used_mib": 2000}]}, {})
-    yard = api.app.state.yard
+    yard = api.app.state.ctx
     yard.read_gpus()
     answer = (await api.get("/api/v1/gpus")).json()
     assert answer["source"] == "declared"

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from runyard.daemon.yard import Yard
 from runyard.service import metrics, runs
-from runyard.service.render import number
 from runyard.store.downsample import downsample
 from runyard.store.metrics import (
     delete_metrics,
@@ -23,6 +22,7 @@ from runyard.store.metrics import (
     write_columns,
 )
 from runyard.store.overviews import MIN_POINTS, Overview, current_overview, save_overview
+from runyard.store.render import number
 from runyard.store.tables import MetricKey, MetricOverview
 from tests.conftest import PY, python, submit, wait_for
 

@@ -67,7 +67,7 @@ async def create(api, tmp_path, **fields: Any) -> dict[str, Any]:
 
 
 async def finished(api, job_id: int) -> dict[str, Any]:
-    await wait_for(api.app.state.yard, job_id)
+    await wait_for(api.app.state.ctx, job_id)
     return (await api.get(f"{JOBS}/{job_id}")).json()
 
 
@@ -122,7 +122,7 @@ async def test_a_shell_command_that_fails_says_why(api, tmp_path):
 
 
 async def test_jobs_are_listed_by_status_and_task_type_in_pages(api, tmp_path):
-    yard = api.app.state.yard
+    yard = api.app.state.ctx
     ok = (await create(api, tmp_path, command="true"))["id"]
     bad = (await create(api, tmp_path, command="exit 3"))["id"]
     detection = (await create(api, tmp_path, command="true", task_type="detection"))["id"]
@@ -189,7 +189,7 @@ async def test_bad_list_filters_are_a_422(api, params):
 
 
 async def test_unknown_jobs_are_a_404_and_plain_runs_are_not_jobs(api):
-    plain = submit(api.app.state.yard, "true", gpus_min=0)
+    plain = submit(api.app.state.ctx, "true", gpus_min=0)
     for method in ("GET", "DELETE"):
         answer = await api.request(method, f"{JOBS}/4242")
         assert answer.status_code == 404
@@ -222,7 +222,7 @@ async def test_there_are_no_models_yet(api):
 
 # ---- the WebSocket ---------------------------------------------------------------------
 async def test_the_websocket_follows_a_job_to_its_end(api, live, gpus, tmp_path):
-    yard = api.app.state.yard
+    yard = api.app.state.ctx
     gpus.set(*({"processes": [{"pid": 1, "used_mib": 900}]} for _ in range(2)))  # busy: the job waits
     yard.read_gpus()
     job = await create(api, tmp_path, gpus=1)
@@ -245,7 +245,7 @@ async def test_the_websocket_follows_a_job_to_its_end(api, live, gpus, tmp_path)
 
 async def test_a_late_connection_gets_the_state_and_the_end_at_once(api, live, tmp_path):
     job = await create(api, tmp_path, command="exit 2")
-    await wait_for(api.app.state.yard, job["id"])
+    await wait_for(api.app.state.ctx, job["id"])
     async with connect(f"{live}/{job['id']}?token={TOKEN}") as ws:
         messages = await read_until_closed(ws, timeout=5)
         assert ws.close_code == 1000
@@ -263,7 +263,7 @@ async def test_an_unknown_job_closes_the_socket_with_4404(live, job_id):
 
 
 async def test_missed_messages_send_the_state_again(api, gpus, tmp_path):
-    yard = api.app.state.yard
+    yard = api.app.state.ctx
     gpus.set(*({"processes": [{"pid": 1, "used_mib": 900}]} for _ in range(2)))
     yard.read_gpus()
     job = await create(api, tmp_path, gpus=1)
@@ -295,7 +295,7 @@ def test_an_epoch_is_complete_when_a_later_one_starts_or_it_was_evaluated():
 
 
 async def test_a_client_that_leaves_ends_its_subscription(api, live, tmp_path):
-    yard = api.app.state.yard
+    yard = api.app.state.ctx
     job = await create(api, tmp_path, command=python("import time; time.sleep(60)"))
     async with connect(f"{live}/{job['id']}?token={TOKEN}") as ws:
         assert json.loads(await ws.recv())["type"] == "status_change"

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from runyard.domain.snapshots import snapshot_name
 from runyard.errors import InvalidSpec
 from runyard.ingest.outputs import (
     EventLog,
     build_snapshot,
     event_record,
     moment_for,
-    snapshot_name,
     to_json_value,
     write_scalars_csv,
     write_snapshot,

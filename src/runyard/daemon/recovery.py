@@ -5,17 +5,13 @@ and restore any hot-swap the journal says is still in place."""
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psutil
 from sqlalchemy import select
 
+from runyard.daemon.attempts import LiveAttempt, restore_journaled_swaps, swap_locks
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import LIVE
-from runyard.executors.local import ProcessHandle
-from runyard.service.lifecycle import LiveAttempt, restore_journaled_swaps, swap_locks
 from runyard.service.work import Work
 from runyard.store.tables import Attempt, Run
 
@@ -23,23 +19,6 @@ if TYPE_CHECKING:
     from runyard.daemon.yard import Yard
 
 log = logging.getLogger(__name__)
-
-
-def _handle_from_dir(yard: Yard, attempt: Attempt) -> ProcessHandle | None:
-    """The shim of an attempt whose pid was never stored (a crash right at launch):
-    the child's process group is the shim's pid. The group leader must be this
-    attempt's shim (its command line names the attempt's folder): ``child.pid`` may
-    name a process that ended long ago and whose pid another one got since."""
-    attempt_dir = yard.attempt_dir(attempt.run_id, attempt.number)
-    try:
-        child = int((attempt_dir / "child.pid").read_text())
-        shim = psutil.Process(os.getpgid(child))
-        args = shim.cmdline()
-        if not args or Path(args[-1]).resolve() != attempt_dir.resolve():
-            return None
-        return ProcessHandle(shim.pid, shim.create_time())
-    except (OSError, ValueError, psutil.Error):
-        return None
 
 
 async def recover(yard: Yard) -> None:
@@ -51,9 +30,10 @@ async def recover(yard: Yard) -> None:
         spec = RunSpec.model_validate(spec_json)
         live = LiveAttempt(attempt.id, attempt.run_id, attempt.number, tuple(attempt.gpus or ()),
                            attempt.gpu_mem_mib, attempt.deadline, swap_locks(spec), stopping=attempt.stop_reason)
-        handle = ProcessHandle(attempt.pid, attempt.pid_created or 0.0) if attempt.pid else _handle_from_dir(yard, attempt)
+        handle = yard.executor.reattach(yard.attempt_dir(attempt.run_id, attempt.number), attempt.pid,
+                                        attempt.pid_created)
         yard.live[attempt.id] = live
-        if handle is not None and yard.executor.is_alive(handle):
+        if handle is not None:
             live.handle = handle
             log.info("run %s: re-attached attempt %s (pid %s)", attempt.run_id, attempt.number, handle.pid)
             with Work(yard) as work:

@@ -10,9 +10,9 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,19 +20,9 @@ import psutil
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runyard.domain.spec import RunSpec
-from runyard.domain.status import RunStatus
-from runyard.executors.local import LocalExecutor
-from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
-from runyard.ingest.artifacts import write_run_outputs
-from runyard.ingest.chunks import die_with_parent
-from runyard.ingest.eventlog import append_events
-from runyard.ingest.follower import Follower
-from runyard.ingest.snapshots import take_snapshot
-from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
-from runyard.service.bus import EventBus
-from runyard.service.gpus import describe_gpus
-from runyard.service.lifecycle import (
+from runyard.bus import EventBus
+from runyard.context import Home, LiveView
+from runyard.daemon.attempts import (
     LiveAttempt,
     finish_attempt,
     oom_adjustments,
@@ -42,6 +32,17 @@ from runyard.service.lifecycle import (
     swap_locks,
     waiting_reason,
 )
+from runyard.domain.spec import RunSpec
+from runyard.domain.status import RunStatus
+from runyard.executors.base import Executor
+from runyard.executors.local import LocalExecutor
+from runyard.gpus.inventory import GpuReading, Inventory, gpu_states, open_inventory
+from runyard.ingest.artifacts import write_run_outputs
+from runyard.ingest.chunks import die_with_parent
+from runyard.ingest.eventlog import append_events
+from runyard.ingest.follower import Follower
+from runyard.scheduler.planner import Claim, ClusterState, GpuState, Pending, explain, plan
+from runyard.service.gpus import describe_gpus
 from runyard.service.work import Work
 from runyard.settings import Settings
 from runyard.store.db import open_database
@@ -49,21 +50,7 @@ from runyard.store.tables import Attempt, Run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-GpuSample = tuple[float, tuple[tuple[int, int, int | None], ...]]
 HISTORY = 300  # GPU readings kept for the GPUs page, one per poll
-
-
-@dataclass(frozen=True)
-class YardView:
-    """What worker threads (the live streams, exports) read of the daemon's live state:
-    built on the event loop's thread and replaced whole, never changed in place, so a
-    thread never iterates a dict the loop is changing."""
-
-    queue: tuple[Pending, ...] = ()
-    cluster: ClusterState = field(default_factory=lambda: ClusterState(gpus=(), claims=()))
-    readings: tuple[GpuReading, ...] = ()
-    own_pids: Mapping[int, int] = field(default_factory=dict)  # every process of our attempts → its run
-    history: tuple[GpuSample, ...] = ()
 
 
 class Yard:
@@ -71,14 +58,15 @@ class Yard:
         self.settings = settings
         settings.runs_dir.mkdir(parents=True, exist_ok=True)
         self.engine, self.sessions = open_database(settings.db_url)
-        self.executor = LocalExecutor()
+        self.home = Home(settings, self.sessions)
+        self.executor: Executor = LocalExecutor()
         self.inventory = inventory or open_inventory(settings)
         self.bus = EventBus(settings.stream_buffer)
         self.live: dict[int, LiveAttempt] = {}
         self.readings: list[GpuReading] = []
         self.gpu_view: tuple[GpuState, ...] = ()
         self._threads = ThreadPoolExecutor(thread_name_prefix="runyard-step")
-        self.view = YardView()
+        self.view = LiveView()
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -89,10 +77,10 @@ class Yard:
 
     # ---- paths and facts -------------------------------------------------------------
     def run_dir(self, run_id: int) -> Path:
-        return self.settings.runs_dir / str(run_id)
+        return self.home.run_dir(run_id)
 
     def attempt_dir(self, run_id: int, number: int) -> Path:
-        return self.run_dir(run_id) / f"attempt-{number}"
+        return self.home.attempt_dir(run_id, number)
 
     def gpu_indices(self) -> list[int]:
         return [g.index for g in self.readings]
@@ -107,6 +95,10 @@ class Yard:
         return self.executor.read_phase(self.attempt_dir(run_id, number))
 
     # ---- life of the daemon ----------------------------------------------------------
+    def request_shutdown(self) -> None:
+        for callback in self.on_shutdown:
+            callback()
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.read_gpus()
@@ -185,9 +177,6 @@ class Yard:
     def _publish_all(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             self.bus.publish(message)
-
-    def take_snapshot(self, run_id: int, attempt: int | None, step: int | None, epoch: int | None) -> str | None:
-        return take_snapshot(self, run_id, attempt, step, epoch)
 
     # ---- attempts --------------------------------------------------------------------
     def watch(self, live: LiveAttempt) -> None:
@@ -272,7 +261,7 @@ class Yard:
         self.refresh_view(queue)
 
     def refresh_view(self, queue: list[Pending] | None = None) -> None:
-        """Publish a new :class:`YardView` (on the loop's thread, after the live attempts,
+        """Publish a new :class:`~runyard.context.LiveView` (on the loop's thread, after the live attempts,
         the queue or the GPUs changed); ``queue`` is the planner's, if it was just read."""
         self.view = replace(
             self.view,

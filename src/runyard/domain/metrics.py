@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -21,3 +23,17 @@ def csv_number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def to_json_value(value: float) -> float | str:
+    """A float JSON can carry: non-finite values as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def iso_time(ts: float) -> str:
+    """A Unix time as ISO-8601 UTC with milliseconds, the form the API uses."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

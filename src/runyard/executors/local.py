@@ -18,13 +18,13 @@ import logging
 import os
 import signal as signals
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 # Imported (not used) so that Python keeps a fresh compiled copy in __pycache__.
 from runyard.executors import shim as _shim
+from runyard.executors.base import ExitInfo, ProcessHandle
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +40,6 @@ _SHIM_EXIT_S = 5.0
 _UNKILLABLE_S = 30.0
 # Blocked in the shim until it has installed its handlers (see shim.main).
 _SHIM_BLOCKED = (signals.SIGTERM, signals.SIGINT, signals.SIGHUP)
-
-
-@dataclass(frozen=True)
-class ProcessHandle:
-    """The shim of one attempt: pid (== process group id) and psutil's create_time."""
-
-    pid: int
-    create_time: float
-
-
-@dataclass(frozen=True)
-class ExitInfo:
-    """How an attempt ended, as the shim recorded it in ``exit.json``."""
-
-    exit_code: int | None
-    signal: int | None
-    signal_name: str | None
-    phase: str
-    started_at: float | None
-    finished_at: float
-    pid: int | None
 
 
 def descendants(pid: int) -> list[int]:
@@ -140,7 +119,8 @@ def _group_exists(pgid: int) -> bool:
 
 
 class LocalExecutor:
-    """Starts, signals and waits for attempts on this machine. Holds no per-run state."""
+    """The :class:`~runyard.executors.base.Executor` of this machine: starts, signals and
+    waits for attempts here. Holds no per-run state."""
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
@@ -172,6 +152,27 @@ class LocalExecutor:
             create_time = 0.0
         log.debug("attempt %s: shim %d started", attempt_dir, pid)
         return ProcessHandle(pid=pid, create_time=create_time)
+
+    def reattach(self, attempt_dir: Path, pid: int | None, create_time: float | None) -> ProcessHandle | None:
+        """The live shim of an attempt started before a restart: the stored pid (checked
+        against its start time), or, when none was stored (a crash right at launch), the
+        process group of ``child.pid`` whose leader is this attempt's shim (its command
+        line names the folder: ``child.pid`` may name a process that ended long ago and
+        whose pid another one got since). None when it no longer runs."""
+        handle = ProcessHandle(pid, create_time or 0.0) if pid else self._handle_from_dir(attempt_dir)
+        return handle if handle is not None and self.is_alive(handle) else None
+
+    @staticmethod
+    def _handle_from_dir(attempt_dir: Path) -> ProcessHandle | None:
+        try:
+            child = int((attempt_dir / "child.pid").read_text())
+            shim = psutil.Process(os.getpgid(child))
+            args = shim.cmdline()
+            if not args or Path(args[-1]).resolve() != attempt_dir.resolve():
+                return None
+            return ProcessHandle(shim.pid, shim.create_time())
+        except (OSError, ValueError, psutil.Error):
+            return None
 
     def leftovers(self, handle: ProcessHandle) -> bool:
         """Whether any process is left in the attempt's group (cheap when none is: one

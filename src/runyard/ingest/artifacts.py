@@ -14,14 +14,14 @@ from runyard.store.metrics import metric_keys, read_series
 from runyard.store.tables import Run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 log = logging.getLogger(__name__)
 
 
-def read_all_series(yard: Yard, run_id: int) -> tuple[dict[str, list[tuple[float, float]]], bool]:
+def read_all_series(ctx: Context, run_id: int) -> tuple[dict[str, list[tuple[float, float]]], bool]:
     """Every series of a run, and whether its x is the step (else the epoch)."""
-    with yard.sessions() as session:
+    with ctx.home.sessions() as session:
         run = session.get(Run, run_id)
         by_step = bool(run and (run.progress or {}).get("step") is not None)
         return {k.key: read_series(session, run_id, k.id) for k in metric_keys(session, run_id)}, by_step
@@ -37,17 +37,17 @@ def scalar_rows(series: dict[str, list[tuple[float, float]]], by_step: bool):  #
         yield x, (None if by_step else index), (index if by_step else None), table[x]
 
 
-def write_run_outputs(yard: Yard, run_id: int) -> None:
+def write_run_outputs(ctx: Context, run_id: int) -> None:
     """At an attempt's end (and after reingestion): the files, and the overviews of the
     run's long series brought up to date, so that its charts open quickly."""
     from runyard.store.overviews import refresh_overviews
 
-    refresh_overviews(yard.sessions, run_id, build=True)  # logs what fails, raises nothing
+    refresh_overviews(ctx.home.sessions, run_id, build=True)  # logs what fails, raises nothing
     try:
-        series, by_step = read_all_series(yard, run_id)
+        series, by_step = read_all_series(ctx, run_id)
         if not series:
             return
-        run_dir = yard.run_dir(run_id)
+        run_dir = ctx.home.run_dir(run_id)
         write_scalars_csv(run_dir / "scalars.csv", scalar_rows(series, by_step), sorted(series))
         draw_figures(run_dir / "figures", series, f"run {run_id}", "step" if by_step else "epoch")
     except Exception:

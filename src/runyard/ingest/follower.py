@@ -16,9 +16,11 @@ import math
 import time
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runyard.ingest.chunks import LIVE_TAIL, Chunk, Position, parse_chunk, position_of, to_chunk
+from runyard.ingest.snapshots import take_snapshot
 from runyard.protocol import Report, RunParser
 from runyard.protocol.model import PER_ATTEMPT_WARNINGS, encode_float
 from runyard.protocol.model import RunWarning as ParsedWarning
@@ -26,8 +28,7 @@ from runyard.store.metrics import load_summaries, recompute_summaries, save_summ
 from runyard.store.tables import Attempt, Event, Run, RunWarning
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
-    from runyard.service.lifecycle import LiveAttempt
+    from runyard.context import Context
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20  # bytes read per step: big enough for throughput, small enough that the last
@@ -43,14 +44,34 @@ OVERVIEW_POINTS = 10_000  # once its series have grown by this many points,
 OVERVIEW_SHARE = 10  # and at most 1/OVERVIEW_SHARE of the time: a refresh reads back what was written
 
 
+class FollowedAttempt(Protocol):
+    """The attempt a follower reads: the daemon's live attempt, or an ended one (reingest)."""
+
+    @property
+    def attempt_id(self) -> int: ...
+
+    @property
+    def run_id(self) -> int: ...
+
+    @property
+    def number(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class EndedAttempt:
+    attempt_id: int
+    run_id: int
+    number: int
+
+
 class Follower:
-    def __init__(self, yard: Yard, live: LiveAttempt, *, timing: bool = True) -> None:
+    def __init__(self, ctx: Context, live: FollowedAttempt, *, timing: bool = True) -> None:
         """``timing=False`` (reingestion): when lines were printed is not in the log, so
         no ETA or seconds per epoch are derived from the time of reading."""
-        self.yard = yard
+        self.ctx = ctx
         self.timing = timing
         self.live = live
-        self.path = yard.attempt_dir(live.run_id, live.number) / "output.log"
+        self.path = ctx.home.attempt_dir(live.run_id, live.number) / "output.log"
         self._load()
         self._epoch_seen: dict[int, float] = {}
         self._last_event_epoch: int | None = None
@@ -68,8 +89,8 @@ class Follower:
     def _load(self) -> None:
         """Take up where the database says ingestion stands (at start, and after a failed
         step: what was parsed but not committed is read again, never skipped)."""
-        yard, live = self.yard, self.live
-        with yard.sessions() as session:
+        ctx, live = self.ctx, self.live
+        with ctx.home.sessions() as session:
             attempt = session.get(Attempt, live.attempt_id)
             run = session.get(Run, live.run_id)
             assert attempt is not None and run is not None
@@ -89,10 +110,10 @@ class Follower:
         """Read while the attempt lives; returns once ``ended`` is set (then call drain)."""
         while not ended.is_set():
             try:
-                found = await self.yard.in_thread(self.step)
+                found = await self.ctx.in_thread(self.step)
             except Exception:
                 log.exception("run %s: ingestion step failed; retrying from the stored offset", self.live.run_id)
-                await self.yard.in_thread(self._load)
+                await self.ctx.in_thread(self._load)
                 found = False
             if not found or self.last_gain < BIG_CHUNK:
                 # Quiet, or a small gain: wait for more (a run printing steadily is read in
@@ -103,7 +124,7 @@ class Follower:
                 else:
                     self.flush_live()
                 try:
-                    async with asyncio.timeout(self.yard.settings.ingest_interval_s):
+                    async with asyncio.timeout(self.ctx.home.settings.ingest_interval_s):
                         await ended.wait()
                 except TimeoutError:
                     pass
@@ -111,7 +132,7 @@ class Follower:
     async def drain(self, exit_code: int | None, signalled: bool) -> None:
         """Read what is left after the process ended, and store the final results."""
         try:
-            await self.yard.in_thread(self.finish, exit_code, signalled)
+            await self.ctx.in_thread(self.finish, exit_code, signalled)
         except Exception:
             log.exception("run %s: final ingestion of attempt %s failed", self.live.run_id, self.live.number)
 
@@ -120,7 +141,7 @@ class Follower:
         """Ingest what the log gained since the last step; True when there was something.
 
         A small gain is parsed here. A big one (a chatty run, a daemon catching up) goes to
-        the yard's parse process chunk by chunk, and each chunk is stored here while the
+        the daemon's parse process chunk by chunk, and each chunk is stored here while the
         next is parsed there: parse and store overlap on two cores. (A writer *thread*
         does not help: SQLite drops and re-takes the GIL for every row it writes.)
         """
@@ -129,7 +150,7 @@ class Follower:
         self.last_gain = len(data)
         if not data:
             return False
-        pool = self.yard.parse_pool() if aligned and len(data) >= BIG_CHUNK else None
+        pool = self.ctx.parse_pool() if aligned and len(data) >= BIG_CHUNK else None
         if pool is None:
             self._parse_here(data)
             return True
@@ -141,7 +162,7 @@ class Follower:
             try:
                 chunk = future.result()
             except BrokenProcessPool:
-                self.yard.parse_pool_broken()
+                self.ctx.parse_pool_broken()
                 raise
             self.parser = RunParser.from_state(chunk.position.state, patterns)
             if chunk.position.offset == offset:
@@ -185,7 +206,7 @@ class Follower:
         start = self.position
         self.position += len(data)
         if self.position > self._published:
-            if self.yard.bus.wants(self.live.run_id, "log"):
+            if self.ctx.bus.wants(self.live.run_id, "log"):
                 self._queue_log(start, data)
                 self._flush_live(force=False)
             else:
@@ -219,7 +240,7 @@ class Follower:
             self._points_pending = None
             self._points_at = now
         if messages:
-            self.yard.broadcast_threadsafe(messages)
+            self.ctx.broadcast_threadsafe(messages)
 
     def _log_message(self, start: int, data: bytes) -> dict[str, Any]:
         """New output since the last message: the last LIVE_LOG bytes from a line start (a
@@ -244,7 +265,7 @@ class Follower:
         events: list[dict[str, Any]] = []
         snapshots: list[Report] = []
         self._last_event_epoch = chunk.last_epoch
-        with self.yard.sessions() as session:
+        with self.ctx.home.sessions() as session:
             stored = write_columns(session, run_id, self.summaries, chunk.columns)
             save_summaries(session, self.summaries, chunk.columns)
             run = session.get(Run, run_id)
@@ -278,7 +299,7 @@ class Follower:
                 session.add(Event(run_id=run_id, attempt=number, time=now, kind=event["kind"], data=event["data"]))
             session.commit()
         messages = [{"run_id": run_id, "attempt": number, "time": now, **event} for event in events]
-        self.yard.publish_threadsafe(messages)
+        self.ctx.publish_threadsafe(messages)
         if stored:
             pending = self._points_pending
             points = chunk.tail if pending is None else (pending["points"] + chunk.tail)[-LIVE_TAIL:]
@@ -286,7 +307,7 @@ class Follower:
             self._points_pending = {"points": points, "count": count, "progress": dict(self.progress)}
         self._flush_live(force=final is not None)
         for report in snapshots:
-            self.yard.take_snapshot(run_id, number, report.step, report.epoch)
+            take_snapshot(self.ctx, run_id, number, report.step, report.epoch)
         if stored:
             self._refresh_overviews()
 
@@ -303,7 +324,7 @@ class Follower:
         started = time.monotonic()
         if started < due_at or points - base < OVERVIEW_POINTS:
             return
-        refresh_overviews(self.yard.sessions, self.live.run_id, build=False)
+        refresh_overviews(self.ctx.home.sessions, self.live.run_id, build=False)
         spent = time.monotonic() - started
         self._overviews_at = (started + max(OVERVIEW_EVERY_S, OVERVIEW_SHARE * spent), points)
 

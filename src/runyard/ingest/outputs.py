@@ -21,35 +21,19 @@ import json
 import math
 import os
 import secrets
-import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from runyard.errors import InvalidSpec
+from runyard.domain.metrics import iso_time, to_json_value
+from runyard.domain.snapshots import check_file_name
 
 EVENTS_SCHEMA_VERSION = 1
 SNAPSHOT_SCHEMA_VERSION = 1
-TEMPLATE_FIELDS = frozenset({"step", "epoch"})
 BAD_ENDINGS = frozenset({"failed", "lost"})
 GPU_KEYS = ("index", "name", "memory_mib", "used_mib", "utilization")
-
-
-def to_json_value(value: float) -> float | str:
-    """A float JSON can carry: non-finite values as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def iso_time(ts: float) -> str:
-    """A Unix time as ISO-8601 UTC with milliseconds, the form the API uses."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def write_file_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
@@ -200,38 +184,13 @@ def _csv_number(value: float | None) -> str:
 # ---------------------------------------------------------------- snapshots
 
 
-def snapshot_name(template: str, step: int | float | None, epoch: int | None) -> str:
-    """The file name of a snapshot from the configured template (``stats_{step}.json``,
-    ``Statistik_{step}.json``, ``{epoch:03d}.json``); integral floats count as integers.
-
-    Raises InvalidSpec for a template that is not a format string, names a field other than
-    ``step`` and ``epoch``, needs a value the run has not reported yet, or yields anything
-    but a plain file name (a path separator, ``..``, a leading dot, a NUL).
-    """
-    try:
-        wanted = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-        if wanted - TEMPLATE_FIELDS:
-            raise ValueError(f"only {{step}} and {{epoch}} may be used, not {sorted(wanted)}")
-        values = {"step": _integral(step), "epoch": _integral(epoch)}
-        missing = sorted(f for f in wanted if values[f] is None)
-        if missing:
-            raise InvalidSpec(f"snapshot {template!r}: the run has reported no {missing[0]} yet")
-        name = template.format(**values)
-    except (ValueError, TypeError) as error:  # not a format string, or a bad format spec
-        raise InvalidSpec(
-            f"snapshot template {template!r}: {error}", "snapshot_template"
-        ) from error
-    _check_file_name(name, f"snapshot template {template!r} gives {name!r}")
-    return name
-
-
 def write_snapshot(stats_dir: Path, name: str, state: Mapping[str, Any]) -> Path:
     """Write a snapshot as pretty JSON (2-space indent, UTF-8, non-ASCII kept), atomically.
 
     Non-finite numbers become ``null`` and are listed, by dotted path, under the top-level
     ``non_finite`` key (``{"metrics.val_loss": "NaN"}``), which is absent when there are none.
     """
-    _check_file_name(name, f"snapshot name {name!r}")
+    check_file_name(name, f"snapshot name {name!r}")
     replaced: dict[str, str] = {}
     clean = _nulls_for_non_finite(dict(state), "", replaced)
     if replaced:
@@ -335,25 +294,7 @@ def _nulls_for_non_finite(value: Any, path: str, replaced: dict[str, str]) -> An
     return value
 
 
-def _integral(value: int | float | None) -> int | float | None:
-    """An integral float as an int (``stats_120.json``, not ``stats_120.0.json``); NaN or
-    infinity as None, since no file should be named after one."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():
-            return int(value)
-    return value
-
-
 def _iso_or_none(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return iso_time(float(value))
-
-
-def _check_file_name(name: str, what: str) -> None:
-    """A plain file name in the stats folder: no way out of it, not hidden (the ``.tmp``
-    files are), so that a template can never write anywhere else."""
-    if not name or name.startswith(".") or any(bad in name for bad in ("..", "/", "\\", "\0")):
-        raise InvalidSpec(f"{what}: not a plain file name", "snapshot_template")

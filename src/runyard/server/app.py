@@ -6,15 +6,15 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from runyard import __version__
-from runyard.daemon.yard import Yard
+from runyard.context import Context
 from runyard.server.auth import BodyLimit, TokenAuth
 from runyard.server.errors import install_error_handlers
 from runyard.server.routes import exports, files, gpus, metrics, runs, streams, system, training, ui
 from runyard.service.streams import QueueFeed
 
 
-def create_app(yard: Yard, token: str) -> FastAPI:
-    settings = yard.settings
+def create_app(ctx: Context, token: str) -> FastAPI:
+    settings = ctx.home.settings
     app = FastAPI(
         title="runyard",
         version=__version__,
@@ -22,8 +22,8 @@ def create_app(yard: Yard, token: str) -> FastAPI:
         "Every request needs the daemon's token: `Authorization: Bearer <token>`, `?token=<token>` "
         "(which also sets a session cookie) or that cookie. The token is in $RUNYARD_HOME/server.json.",
     )
-    app.state.yard = yard
-    app.state.queue_feed = QueueFeed(yard)
+    app.state.ctx = ctx
+    app.state.queue_feed = QueueFeed(ctx)
     install_error_handlers(app)
     for module in (system, runs, metrics, files, exports, streams, gpus, training):
         app.include_router(module.router, prefix="/api/v1")

@@ -34,15 +34,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import select
 
-from runyard.domain.metrics import csv_number
+from runyard.domain.metrics import csv_number, to_json_value
 from runyard.errors import InvalidSpec, RunNotFound
-from runyard.ingest.outputs import to_json_value
 from runyard.service import runs
 from runyard.store.metrics import metric_keys, read_series
 from runyard.store.tables import Event, MetricKey, Run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class Export:
         return f"runyard-runs-{named}{f'-and-{rest}-more' if rest > 0 else ''}.{self.format.value}"
 
 
-def prepare_export(yard: Yard, run_ids: Sequence[int], fmt: ExportFormat) -> Export:
+def prepare_export(ctx: Context, run_ids: Sequence[int], fmt: ExportFormat) -> Export:
     """Check that every run exists (``RunNotFound`` for the first that does not) before the
     first byte goes out, while a 404 can still be answered; repeated ids count once."""
     ids = tuple(dict.fromkeys(run_ids))
@@ -86,7 +85,7 @@ def prepare_export(yard: Yard, run_ids: Sequence[int], fmt: ExportFormat) -> Exp
         raise InvalidSpec("name at least one run to export", "run")
     if len(ids) > MAX_RUNS:
         raise InvalidSpec(f"at most {MAX_RUNS} runs in one export, not {len(ids)}", "run")
-    with yard.sessions() as session:
+    with ctx.home.sessions() as session:
         found = set(session.scalars(select(Run.id).where(Run.id.in_(ids))))
         missing = [run_id for run_id in ids if run_id not in found]
         if missing:
@@ -95,11 +94,11 @@ def prepare_export(yard: Yard, run_ids: Sequence[int], fmt: ExportFormat) -> Exp
         return Export(ids, fmt, tuple(sorted(keys)))
 
 
-def export_chunks(yard: Yard, export: Export) -> Iterator[bytes]:
+def export_chunks(ctx: Context, export: Export) -> Iterator[bytes]:
     """The export as chunks of bytes; a run removed since :func:`prepare_export` is left out."""
     if export.format is ExportFormat.CSV:
-        return _csv_chunks(yard, export)
-    return _json_chunks(yard, export)
+        return _csv_chunks(ctx, export)
+    return _json_chunks(ctx, export)
 
 
 # ---- CSV -------------------------------------------------------------------------------
@@ -115,13 +114,13 @@ class RunPoints:
     axes: dict[float, tuple[Any, Any]]
 
 
-def _csv_chunks(yard: Yard, export: Export) -> Iterator[bytes]:
+def _csv_chunks(ctx: Context, export: Export) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, *export.keys])
     pending = 0
     for run_id in export.run_ids:
-        points = _read_points(yard, run_id)
+        points = _read_points(ctx, run_id)
         if points is None:
             continue
         for row in csv_rows(points, export.keys):
@@ -140,8 +139,8 @@ def _drain(buffer: io.StringIO) -> bytes:
     return data
 
 
-def _read_points(yard: Yard, run_id: int) -> RunPoints | None:
-    with yard.sessions() as session:
+def _read_points(ctx: Context, run_id: int) -> RunPoints | None:
+    with ctx.home.sessions() as session:
         run = session.get(Run, run_id)
         if run is None:
             log.warning("run %s: removed while it was being exported", run_id)
@@ -189,13 +188,13 @@ def _tagged(
 # ---- JSON ------------------------------------------------------------------------------
 
 
-def _json_chunks(yard: Yard, export: Export) -> Iterator[bytes]:
+def _json_chunks(ctx: Context, export: Export) -> Iterator[bytes]:
     yield b"["
     separator = b"\n"
     for run_id in export.run_ids:
         try:
-            run = runs.get_run(yard, run_id)
-            with yard.sessions() as session:
+            run = runs.get_run(ctx, run_id)
+            with ctx.home.sessions() as session:
                 keys = [(key.id, key.key) for key in metric_keys(session, run_id)]
         except RunNotFound:
             log.warning("run %s: removed while it was being exported", run_id)
@@ -204,7 +203,7 @@ def _json_chunks(yard: Yard, export: Export) -> Iterator[bytes]:
         yield separator + orjson.dumps(run)[:-1] + b',"series":{'
         for n, (key_id, key) in enumerate(keys):
             yield (b"," if n else b"") + orjson.dumps(key) + b":["
-            with yard.sessions() as session:  # one metric in memory at a time
+            with ctx.home.sessions() as session:  # one metric in memory at a time
                 pairs = read_series(session, run_id, key_id)
             for start in range(0, len(pairs), CHUNK_ROWS):
                 part = [[x, to_json_value(v)] for x, v in pairs[start : start + CHUNK_ROWS]]

@@ -12,7 +12,7 @@ from runyard.errors import InvalidSpec, NotFound
 from runyard.service.runs import get_run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 MAX_LISTED = 10_000
 NAME_MAX, PATH_MAX = 255, 4096
@@ -45,10 +45,10 @@ def inside(root: Path, relative: str) -> Path:
     return path
 
 
-def list_files(yard: Yard, run_id: int) -> list[dict[str, Any]]:
+def list_files(ctx: Context, run_id: int) -> list[dict[str, Any]]:
     """Every regular file of the run, by relative path (symlinks are not followed)."""
-    get_run(yard, run_id)
-    root = yard.run_dir(run_id)
+    get_run(ctx, run_id)
+    root = ctx.home.run_dir(run_id)
     found: list[dict[str, Any]] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(dirs)
@@ -63,6 +63,6 @@ def list_files(yard: Yard, run_id: int) -> list[dict[str, Any]]:
     return found
 
 
-def run_file(yard: Yard, run_id: int, relative: str) -> Path:
-    get_run(yard, run_id)
-    return inside(yard.run_dir(run_id), relative)
+def run_file(ctx: Context, run_id: int, relative: str) -> Path:
+    get_run(ctx, run_id)
+    return inside(ctx.home.run_dir(run_id), relative)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 
-def describe_gpus(yard: Yard, history: bool = False) -> dict[str, Any]:
+def describe_gpus(ctx: Context, history: bool = False) -> dict[str, Any]:
     """Each GPU now; with ``history``, its last readings too (memory used, utilization),
     one per GPU poll, oldest first, so a page opened now can draw the last minutes.
     Called from worker threads too: it reads only the daemon's published view."""
-    seen = yard.view
+    seen = ctx.view
     views = {g.index: g for g in seen.cluster.gpus}
     pid_to_run = seen.own_pids
     gpus = []
@@ -38,4 +38,4 @@ def describe_gpus(yard: Yard, history: bool = False) -> dict[str, Any]:
         for gpu in gpus:
             gpu["history"] = [[t, used, util] for t, sample in seen.history
                               for index, used, util in sample if index == gpu["index"]]
-    return {"source": yard.inventory.source, "gpus": gpus}
+    return {"source": ctx.inventory.source, "gpus": gpus}

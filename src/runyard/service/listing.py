@@ -26,12 +26,12 @@ from sqlalchemy.orm import aliased
 from runyard.domain.metrics import lower_is_better
 from runyard.domain.status import RunStatus
 from runyard.errors import InvalidSpec
-from runyard.service.render import render_run
 from runyard.service.runs import RUN_LOADS
+from runyard.store.render import render_run
 from runyard.store.tables import MetricKey, Run, RunTag
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -182,7 +182,7 @@ def _check_text(value: str | None, field: str) -> None:
         raise InvalidSpec(f"{field} must not contain a NUL byte", field)
 
 
-def list_page(yard: Yard, query: RunQuery) -> dict[str, Any]:
+def list_page(ctx: Context, query: RunQuery) -> dict[str, Any]:
     """One page of the runs matching ``query``, the cursor of the next, and the counts."""
     for text in query.tag:
         _check_text(text, "tag")
@@ -204,7 +204,7 @@ def list_page(yard: Yard, query: RunQuery) -> dict[str, Any]:
     page = page.limit(query.limit + 1)
     counted = select(Run.status, func.count()).where(*filters).group_by(Run.status)
 
-    with yard.sessions() as session:
+    with ctx.home.sessions() as session:
         rows = session.execute(page).all()
         counts = dict.fromkeys(STATUSES, 0)
         counts.update({status: count for status, count in session.execute(counted)})
@@ -213,7 +213,7 @@ def list_page(yard: Yard, query: RunQuery) -> dict[str, Any]:
         ids = [row[0] for row in rows]
         loaded = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)).options(*RUN_LOADS))}
         runs = [loaded[run_id] for run_id in ids if run_id in loaded]
-        reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
         rendered = [render_run(run, reasons.get(run.id)) for run in runs]
 
     next_cursor = None

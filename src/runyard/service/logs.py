@@ -11,7 +11,7 @@ from runyard.errors import NotFound
 from runyard.service.runs import load_run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class LogChunk:
     finished: bool  # the attempt has ended: no more bytes will come
 
 
-def read_log(yard: Yard, run_id: int, attempt: int | None, offset: int, limit: int) -> LogChunk:
-    with yard.sessions() as session:
+def read_log(ctx: Context, run_id: int, attempt: int | None, offset: int, limit: int) -> LogChunk:
+    with ctx.home.sessions() as session:
         run = load_run(session, run_id)
         numbers = {a.number: a for a in run.attempts}
     if not numbers:
@@ -32,7 +32,7 @@ def read_log(yard: Yard, run_id: int, attempt: int | None, offset: int, limit: i
     if number not in numbers:
         raise NotFound(f"run {run_id} has no attempt {number} (it has {len(numbers)})")
     finished = RunStatus(numbers[number].status).is_finished
-    path = yard.attempt_dir(run_id, number) / "output.log"
+    path = ctx.home.attempt_dir(run_id, number) / "output.log"
     try:
         with path.open("rb") as f:
             data = b""

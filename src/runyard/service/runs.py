@@ -24,12 +24,12 @@ from runyard.domain.status import FINISHED, LIVE, RunStatus
 from runyard.errors import Conflict, InvalidSpec, RunNotFound
 from runyard.executors.swap import plan_swap
 from runyard.scheduler.planner import order_key
-from runyard.service.render import display_command, render_run
 from runyard.service.work import Work
+from runyard.store.render import display_command, render_run
 from runyard.store.tables import Run, RunDep, RunTag
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 
 RUN_LOADS = [selectinload(getattr(Run, name)) for name in ("attempts", "tags", "deps", "metric_keys", "warnings")]
@@ -42,7 +42,7 @@ def load_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def validate_spec(yard: Yard, spec: RunSpec) -> RunSpec:
+def validate_spec(ctx: Context, spec: RunSpec) -> RunSpec:
     """Refuse at submit what could never run here, with one line saying how to fix it."""
     workdir = Path(spec.workdir)
     if not workdir.is_absolute():
@@ -60,7 +60,7 @@ def validate_spec(yard: Yard, spec: RunSpec) -> RunSpec:
             re.compile(pattern)
         except re.error as error:
             raise InvalidSpec(f"metric pattern {pattern!r} is not a valid regular expression: {error}", "metric_patterns") from None
-    return _fit_gpus(yard, spec)
+    return _fit_gpus(ctx, spec)
 
 
 def _shown(path: str, limit: int = 120) -> str:
@@ -76,8 +76,8 @@ def _probe(check: Callable[[], bool], field: str, path: str) -> bool:
         raise InvalidSpec(f"{field} {_shown(path)!r} cannot be used: {error.strerror or error}", field) from None
 
 
-def _fit_gpus(yard: Yard, spec: RunSpec) -> RunSpec:
-    gpus = yard.gpu_indices()
+def _fit_gpus(ctx: Context, spec: RunSpec) -> RunSpec:
+    gpus = ctx.gpu_indices()
     total = len(gpus)
     if spec.gpus_min is None:
         count = 1 if total else 0
@@ -93,46 +93,46 @@ def _fit_gpus(yard: Yard, spec: RunSpec) -> RunSpec:
         if unknown:
             raise InvalidSpec(f"GPU {unknown[0]} does not exist here: GPUs are {sorted(gpus) or 'none'}", "gpu_ids")
     if spec.gpu_mem_mib is not None and spec.gpus_max > 0:
-        biggest = max(yard.gpu_memory().values(), default=0)
+        biggest = max(ctx.gpu_memory().values(), default=0)
         if spec.gpu_mem_mib > biggest:
             raise InvalidSpec(f"the run asks for {spec.gpu_mem_mib} MiB per GPU; the largest GPU has {biggest} MiB", "gpu_mem")
     return spec
 
 
-def submit(yard: Yard, spec: RunSpec) -> dict[str, Any]:
-    return submit_many(yard, [spec])[0]
+def submit(ctx: Context, spec: RunSpec) -> dict[str, Any]:
+    return submit_many(ctx, [spec])[0]
 
 
-def submit_many(yard: Yard, specs: list[RunSpec]) -> list[dict[str, Any]]:
+def submit_many(ctx: Context, specs: list[RunSpec]) -> list[dict[str, Any]]:
     """Submit runs all together or not at all: every spec is checked before any is stored,
     and the error names the spec (``runs.3.workdir``) when there is more than one."""
     checked = []
     for index, spec in enumerate(specs):
         try:
-            checked.append(validate_spec(yard, spec))
+            checked.append(validate_spec(ctx, spec))
         except InvalidSpec as error:
             if len(specs) == 1:
                 raise
             field = f"runs.{index}" + (f".{error.field}" if error.field else "")
             raise InvalidSpec(f"runs[{index}]: {error}", field) from None
-    with Work(yard) as work:
-        run_ids = [_insert(yard, work, spec) for spec in checked]
-    yard.schedule_now()  # start them before answering: submit → start is the latency users feel
-    return render_runs(yard, run_ids)
+    with Work(ctx) as work:
+        run_ids = [_insert(ctx, work, spec) for spec in checked]
+    ctx.schedule_now()  # start them before answering: submit → start is the latency users feel
+    return render_runs(ctx, run_ids)
 
 
-def render_runs(yard: Yard, run_ids: list[int]) -> list[dict[str, Any]]:
+def render_runs(ctx: Context, run_ids: list[int]) -> list[dict[str, Any]]:
     """These runs as the API shows them, in this order, read in a few queries (not one per run)."""
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(run_ids), 500):
-        with yard.sessions() as session:
+        with ctx.home.sessions() as session:
             runs = list(session.scalars(select(Run).options(*RUN_LOADS).where(Run.id.in_(run_ids[start:start + 500]))))
-            reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+            reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
             found.update((r.id, render_run(r, reasons.get(r.id))) for r in runs)
     return [found[i] for i in run_ids if i in found]
 
 
-def _insert(yard: Yard, work: Work, spec: RunSpec) -> int:
+def _insert(ctx: Context, work: Work, spec: RunSpec) -> int:
     for dep in {*spec.after, *spec.after_any}:
         if work.session.get(Run, dep) is None:
             raise InvalidSpec(f"--after {dep}: run {dep} not found", "after")
@@ -144,7 +144,7 @@ def _insert(yard: Yard, work: Work, spec: RunSpec) -> int:
         status=status.value,
         spec=spec.model_dump(mode="json"),
         priority=spec.priority,
-        order_key=order_key(spec.priority, work.now, yard.settings.priority_ageing_s),
+        order_key=order_key(spec.priority, work.now, ctx.home.settings.priority_ageing_s),
         created_at=work.now,
         tags=[RunTag(tag=t) for t in dict.fromkeys(spec.tags)],
         deps=[RunDep(depends_on=d, kind="after") for d in dict.fromkeys(spec.after)]
@@ -153,22 +153,22 @@ def _insert(yard: Yard, work: Work, spec: RunSpec) -> int:
     work.session.add(run)
     work.session.flush()
     work.emit(run.id, "submitted", {"status": status.value})
-    run_dir = yard.run_dir(run.id)
+    run_dir = ctx.home.run_dir(run.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "spec.json").write_text(spec.model_dump_json(indent=2, exclude={"base_env"}))
     return run.id
 
 
-def get_run(yard: Yard, run_id: int) -> dict[str, Any]:
-    with yard.sessions() as session:
+def get_run(ctx: Context, run_id: int) -> dict[str, Any]:
+    with ctx.home.sessions() as session:
         run = load_run(session, run_id)
-        reasons = yard.waiting_reasons(session, [run]) if run.status in ("queued", "waiting") else {}
+        reasons = ctx.waiting_reasons(session, [run]) if run.status in ("queued", "waiting") else {}
         return render_run(run, reasons.get(run.id))
 
 
-async def cancel(yard: Yard, run_id: int) -> dict[str, Any]:
+async def cancel(ctx: Context, run_id: int) -> dict[str, Any]:
     """Cancel a run in any unfinished status; a live attempt's whole process group is stopped."""
-    with Work(yard) as work:
+    with Work(ctx) as work:
         run = load_run(work.session, run_id)
         status = RunStatus(run.status)
         if status in FINISHED:
@@ -181,14 +181,14 @@ async def cancel(yard: Yard, run_id: int) -> dict[str, Any]:
             work.transition(run, RunStatus.CANCELLED, "cancelled")
             run.not_before = None
     if status in LIVE:
-        yard.stop_attempt(run_id, "cancelled")
-    yard.wake_scheduler()
-    return get_run(yard, run_id)
+        ctx.stop_attempt(run_id, "cancelled")
+    ctx.wake_scheduler()
+    return get_run(ctx, run_id)
 
 
-def retry(yard: Yard, run_id: int) -> dict[str, Any]:
+def retry(ctx: Context, run_id: int) -> dict[str, Any]:
     """Queue a finished run again: its next attempt gets a log of its own."""
-    with Work(yard) as work:
+    with Work(ctx) as work:
         run = load_run(work.session, run_id)
         if RunStatus(run.status) not in FINISHED:
             raise Conflict(f"run {run_id} is {run.status}: only a finished run can be retried")
@@ -196,45 +196,45 @@ def retry(yard: Yard, run_id: int) -> dict[str, Any]:
         run.retry_base = run.attempts_count
         run.exit_code = run.signal = None
         run.finished_at = None
-        run.order_key = order_key(run.priority, work.now, yard.settings.priority_ageing_s)
-    yard.wake_scheduler()
-    return get_run(yard, run_id)
+        run.order_key = order_key(run.priority, work.now, ctx.home.settings.priority_ageing_s)
+    ctx.wake_scheduler()
+    return get_run(ctx, run_id)
 
 
-def pause(yard: Yard, run_id: int) -> dict[str, Any]:
-    with Work(yard) as work:
+def pause(ctx: Context, run_id: int) -> dict[str, Any]:
+    with Work(ctx) as work:
         run = load_run(work.session, run_id)
         if run.status not in ("running", "preparing"):
             raise Conflict(f"run {run_id} is {run.status}: only a running run can be paused")
         work.transition(run, RunStatus.PAUSED, None)
         run.attempts[-1].status = RunStatus.PAUSED.value
-        yard.signal_attempt(run_id, signal.SIGSTOP)
-    return get_run(yard, run_id)
+        ctx.signal_attempt(run_id, signal.SIGSTOP)
+    return get_run(ctx, run_id)
 
 
-def resume(yard: Yard, run_id: int) -> dict[str, Any]:
-    with Work(yard) as work:
+def resume(ctx: Context, run_id: int) -> dict[str, Any]:
+    with Work(ctx) as work:
         run = load_run(work.session, run_id)
         if run.status != "paused":
             raise Conflict(f"run {run_id} is {run.status}: only a paused run can be resumed")
         attempt = run.attempts[-1]
-        phase = yard.attempt_phase(run_id, attempt.number)
+        phase = ctx.attempt_phase(run_id, attempt.number)
         new = RunStatus.PREPARING if phase == "preparing" else RunStatus.RUNNING
         work.transition(run, new, None)
         attempt.status = new.value
-        yard.signal_attempt(run_id, signal.SIGCONT)
-    return get_run(yard, run_id)
+        ctx.signal_attempt(run_id, signal.SIGCONT)
+    return get_run(ctx, run_id)
 
 
-async def delete(yard: Yard, run_id: int) -> dict[str, Any]:
+async def delete(ctx: Context, run_id: int) -> dict[str, Any]:
     """Forget a finished run: its rows (metrics, events, attempts) and its folder."""
-    await asyncio.to_thread(_delete, yard, run_id)
-    yard.bus.publish({"run_id": run_id, "attempt": None, "time": time.time(), "kind": "deleted", "data": {}})
+    await asyncio.to_thread(_delete, ctx, run_id)
+    ctx.bus.publish({"run_id": run_id, "attempt": None, "time": time.time(), "kind": "deleted", "data": {}})
     return {"id": run_id, "deleted": True}
 
 
-def _delete(yard: Yard, run_id: int) -> None:
-    with Work(yard) as work:
+def _delete(ctx: Context, run_id: int) -> None:
+    with Work(ctx) as work:
         run = load_run(work.session, run_id)
         if RunStatus(run.status) not in FINISHED:
             raise Conflict(f"run {run_id} is {run.status}: cancel it first, only a finished run can be deleted")
@@ -245,4 +245,4 @@ def _delete(yard: Yard, run_id: int) -> None:
         if waiting is not None:
             raise Conflict(f"run {waiting} waits for run {run_id}: cancel or delete it first")
         work.session.execute(sa_delete(Run).where(Run.id == run_id))  # the rest goes by ON DELETE CASCADE
-    shutil.rmtree(yard.run_dir(run_id), ignore_errors=True)
+    shutil.rmtree(ctx.home.run_dir(run_id), ignore_errors=True)

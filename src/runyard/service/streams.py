@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from runyard.bus import Message, Subscription
 from runyard.domain.status import FINISHED, RunStatus
-from runyard.service.bus import Message, Subscription
 from runyard.service.gpus import describe_gpus
-from runyard.service.render import render_run
 from runyard.service.runs import RUN_LOADS, get_run, render_runs
+from runyard.store.render import render_run
 from runyard.store.tables import Run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 log = logging.getLogger(__name__)
 FINISHED_VALUES = frozenset(s.value for s in FINISHED)
@@ -52,24 +52,24 @@ def message(kind: str, data: Any, run_id: int | None = None, attempt: int | None
 
 
 # ---- one run -------------------------------------------------------------------------
-def run_state(yard: Yard, run_id: int) -> dict[str, Any]:
-    run = get_run(yard, run_id)
+def run_state(ctx: Context, run_id: int) -> dict[str, Any]:
+    run = get_run(ctx, run_id)
     attempt = run["attempts"][-1]["number"] if run["attempts"] else None
     size = 0
     if attempt is not None:
         with contextlib.suppress(FileNotFoundError):
-            size = (yard.attempt_dir(run_id, attempt) / "output.log").stat().st_size
+            size = (ctx.home.attempt_dir(run_id, attempt) / "output.log").stat().st_size
     run["log"] = {"attempt": attempt, "size": size}
     return run
 
 
-async def run_stream(yard: Yard, run_id: int, log: bool = True) -> AsyncIterator[str]:
+async def run_stream(ctx: Context, run_id: int, log: bool = True) -> AsyncIterator[str]:
     """The messages of one run as JSON text, until the run has finished. Raises
     :class:`RunNotFound` before yielding anything for an unknown run."""
     kinds = None if log else frozenset({"status", "metrics", "warning", "report", "final", "snapshot_saved"})
     # Subscribe before reading the state: nothing published in between is lost.
-    with yard.bus.subscribe(run_id, kinds) as sub:
-        state = await asyncio.to_thread(run_state, yard, run_id)
+    with ctx.bus.subscribe(run_id, kinds) as sub:
+        state = await asyncio.to_thread(run_state, ctx, run_id)
         yield message("state", state, run_id).text()
         if state["status"] in FINISHED_VALUES:
             yield message("end", {"status": state["status"]}, run_id).text()
@@ -79,12 +79,12 @@ async def run_stream(yard: Yard, run_id: int, log: bool = True) -> AsyncIterator
             missed = sub.take_missed()
             if missed:
                 yield message("missed", {"count": missed}, run_id).text()
-                state = await asyncio.to_thread(run_state, yard, run_id)
+                state = await asyncio.to_thread(run_state, ctx, run_id)
                 yield message("state", state, run_id).text()
             yield item.text()
             if item["kind"] != "status":
                 continue
-            after, now = await _rendered_once(yard, item)
+            after, now = await _rendered_once(ctx, item)
             yield after
             if now in FINISHED_VALUES:
                 for rest in _drain(sub):
@@ -93,7 +93,7 @@ async def run_stream(yard: Yard, run_id: int, log: bool = True) -> AsyncIterator
                 return
 
 
-async def _rendered_once(yard: Yard, status: Message) -> tuple[str, str]:
+async def _rendered_once(ctx: Context, status: Message) -> tuple[str, str]:
     """The ``run`` message that follows a status change, and the run's status: read and
     encoded once, in a task of its own, however many of the run's clients wait for it (a
     client that leaves meanwhile cancels only its own wait)."""
@@ -101,7 +101,7 @@ async def _rendered_once(yard: Yard, status: Message) -> tuple[str, str]:
     if task is None:
 
         async def render() -> tuple[str, str]:
-            run = await asyncio.to_thread(get_run, yard, status["run_id"])
+            run = await asyncio.to_thread(get_run, ctx, status["run_id"])
             return message("run", run, status["run_id"]).text(), run["status"]
 
         task = status.shared["run"] = asyncio.ensure_future(render())
@@ -116,24 +116,24 @@ def _drain(sub: Subscription) -> list[Message]:
 
 
 # ---- the queue -----------------------------------------------------------------------
-def status_counts(yard: Yard) -> dict[str, int]:
-    with yard.sessions() as session:
+def status_counts(ctx: Context) -> dict[str, int]:
+    with ctx.home.sessions() as session:
         rows = session.execute(select(Run.status, func.count()).group_by(Run.status)).all()
     counts = {s.value: 0 for s in RunStatus}
     counts.update({status: count for status, count in rows})
     return counts
 
 
-def queue_state(yard: Yard) -> dict[str, Any]:
-    with yard.sessions() as session:
+def queue_state(ctx: Context) -> dict[str, Any]:
+    with ctx.home.sessions() as session:
         query = (select(Run).options(*RUN_LOADS).where(Run.status.not_in(FINISHED_VALUES))
                  .order_by(Run.order_key, Run.id).limit(QUEUE_STATE_RUNS + 1))
         runs = list(session.scalars(query))
         truncated = len(runs) > QUEUE_STATE_RUNS
         runs = runs[:QUEUE_STATE_RUNS]
-        reasons = yard.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
         rendered = [render_run(r, reasons.get(r.id)) for r in runs]
-    return {"counts": status_counts(yard), "runs": rendered, "truncated": truncated, "gpus": describe_gpus(yard)}
+    return {"counts": status_counts(ctx), "runs": rendered, "truncated": truncated, "gpus": describe_gpus(ctx)}
 
 
 class QueueFeed:
@@ -142,8 +142,8 @@ class QueueFeed:
     clients), metric messages become throttled progress. Runs only while a queue client
     is connected."""
 
-    def __init__(self, yard: Yard) -> None:
-        self.yard = yard
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
         self.clients = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -172,7 +172,7 @@ class QueueFeed:
 
     async def _run(self) -> None:
         kinds = frozenset({"status", "submitted", "metrics", "deleted"})
-        with self.yard.bus.subscribe(None, kinds) as sub:
+        with self.ctx.bus.subscribe(None, kinds) as sub:
             while True:
                 changed: set[int] = set()
                 progress: dict[int, dict[str, Any]] = {}
@@ -193,7 +193,7 @@ class QueueFeed:
                     # One bad pass must not end the feed (every queue client would stop
                     # hearing of changes): log it, and tell the clients to read the state anew.
                     log.exception("the queue feed could not send %d changed runs; clients re-read the queue", len(changed))
-                    self.yard.bus.publish(message("missed", {"count": len(changed) + len(progress)}))
+                    self.ctx.bus.publish(message("missed", {"count": len(changed) + len(progress)}))
 
     @staticmethod
     def _take(item: Message, changed: set[int], progress: dict[int, dict[str, Any]]) -> None:
@@ -209,10 +209,10 @@ class QueueFeed:
             changed.add(run_id)
 
     async def _flush(self, changed: set[int], progress: dict[int, dict[str, Any]], missed: int) -> None:
-        bus = self.yard.bus
+        bus = self.ctx.bus
         if changed:
-            bus.publish(message("counts", await asyncio.to_thread(status_counts, self.yard)))
-            for run in await asyncio.to_thread(render_runs, self.yard, sorted(changed)):
+            bus.publish(message("counts", await asyncio.to_thread(status_counts, self.ctx)))
+            for run in await asyncio.to_thread(render_runs, self.ctx, sorted(changed)):
                 bus.publish(message("run", run, run["id"]))
         for run_id, data in progress.items():
             bus.publish(message("progress", data, run_id))
@@ -220,18 +220,18 @@ class QueueFeed:
             bus.publish(message("missed", {"count": missed}))
 
 
-async def queue_stream(yard: Yard, feed: QueueFeed) -> AsyncIterator[str]:
+async def queue_stream(ctx: Context, feed: QueueFeed) -> AsyncIterator[str]:
     """The whole queue's messages as JSON text, for as long as the client stays."""
     feed.attach()
     try:
-        with yard.bus.subscribe(None, QUEUE_KINDS | {"missed"}) as sub:
-            yield message("state", await asyncio.to_thread(queue_state, yard)).text()
+        with ctx.bus.subscribe(None, QUEUE_KINDS | {"missed"}) as sub:
+            yield message("state", await asyncio.to_thread(queue_state, ctx)).text()
             while True:
                 item = await sub.queue.get()
                 missed = sub.take_missed()
                 if missed or (item["kind"] == "missed" and item.get("run_id") is None):
                     yield message("missed", {"count": missed or item["data"]["count"]}).text()
-                    yield message("state", await asyncio.to_thread(queue_state, yard)).text()
+                    yield message("state", await asyncio.to_thread(queue_state, ctx)).text()
                     continue
                 yield item.text()
     finally:

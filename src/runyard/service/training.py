@@ -25,11 +25,11 @@ from runyard.domain.spec import ABSOLUTE, MAX_GPUS, RunSpec
 from runyard.domain.status import FINISHED, RunStatus
 from runyard.errors import Conflict, InvalidSpec, NotFound
 from runyard.service import runs
-from runyard.service.render import FINAL_KEYS, iso, number
+from runyard.store.render import FINAL_KEYS, iso, number
 from runyard.store.tables import Run, RunTag
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 TASK_TAG = "task_type:"
 CONFIG_ENV = "RUNYARD_CONFIG"
@@ -97,7 +97,7 @@ class JobRequest(BaseModel):
 
 
 # ---- jobs ----------------------------------------------------------------------------
-def create_job(yard: Yard, request: JobRequest) -> dict[str, Any]:
+def create_job(ctx: Context, request: JobRequest) -> dict[str, Any]:
     """Submit the job as a run; refused with a 4xx, like any run, when it could never run here."""
     try:
         config = json.dumps(request.config, separators=(",", ":"), allow_nan=False)
@@ -124,17 +124,17 @@ def create_job(yard: Yard, request: JobRequest) -> dict[str, Any]:
         where = ".".join(str(part) for part in first["loc"]) or None
         detail = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidSpec(f"{where}: {detail}" if where else detail, where) from None
-    run_id = runs.submit(yard, spec)["id"]
-    return get_job(yard, run_id)
+    run_id = runs.submit(ctx, spec)["id"]
+    return get_job(ctx, run_id)
 
 
-def get_job(yard: Yard, job_id: int) -> dict[str, Any]:
-    with yard.sessions() as session:
+def get_job(ctx: Context, job_id: int) -> dict[str, Any]:
+    with ctx.home.sessions() as session:
         return render_job(_load_job(session, job_id))
 
 
 def list_jobs(
-    yard: Yard, statuses: Iterable[JobStatus], task_type: str | None, skip: int, limit: int
+    ctx: Context, statuses: Iterable[JobStatus], task_type: str | None, skip: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of jobs, newest first, and how many match in all."""
     tagged = select(RunTag.run_id).where(
@@ -145,7 +145,7 @@ def list_jobs(
     wanted = set(statuses)
     if wanted:
         where.append(Run.status.in_([s.value for s, j in JOB_STATUS.items() if j in wanted]))
-    with yard.sessions() as session:
+    with ctx.home.sessions() as session:
         total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
         page = session.scalars(
             select(Run).where(*where).options(*JOB_LOADS).order_by(Run.id.desc()).offset(skip).limit(limit)
@@ -153,24 +153,24 @@ def list_jobs(
         return [render_job(run) for run in page], total
 
 
-async def delete_job(yard: Yard, job_id: int) -> dict[str, Any]:
+async def delete_job(ctx: Context, job_id: int) -> dict[str, Any]:
     """Delete a job: an unfinished one is cancelled first (its process stopped within the
     kill grace), then the run goes with its metrics, events and files. Answers the job as
     it was last, with ``deleted: true``."""
-    job = get_job(yard, job_id)
+    job = get_job(ctx, job_id)
     if job["run_status"] not in FINISHED:
-        with yard.bus.subscribe(job_id) as sub:
-            await runs.cancel(yard, job_id)
+        with ctx.bus.subscribe(job_id) as sub:
+            await runs.cancel(ctx, job_id)
             try:
-                async with asyncio.timeout(yard.settings.kill_grace_s + 2.0):
+                async with asyncio.timeout(ctx.home.settings.kill_grace_s + 2.0):
                     while not _is_finish(await sub.queue.get()):
                         pass
             except TimeoutError:
                 pass
-        job = get_job(yard, job_id)
+        job = get_job(ctx, job_id)
         if job["run_status"] not in FINISHED:
             raise Conflict(f"training job {job_id} is still stopping: delete it again in a moment")
-    await runs.delete(yard, job_id)
+    await runs.delete(ctx, job_id)
     return {**job, "deleted": True}
 
 
@@ -343,8 +343,8 @@ def _training_complete(job: dict[str, Any]) -> dict[str, Any]:
 class JobFollower:
     """Turns one job's bus messages into the WebSocket's messages."""
 
-    def __init__(self, yard: Yard, job_id: int) -> None:
-        self.yard = yard
+    def __init__(self, ctx: Context, job_id: int) -> None:
+        self.ctx = ctx
         self.job_id = job_id
         self.job: dict[str, Any] = {}
         self.shown: tuple[str, bool] | None = None  # the job status and pause last sent
@@ -353,7 +353,7 @@ class JobFollower:
 
     def state(self) -> list[dict[str, Any]]:
         """The job as it is now (on connect, and after the bus dropped messages)."""
-        self.job = get_job(self.yard, self.job_id)
+        self.job = get_job(self.ctx, self.job_id)
         self.tracker = EpochTracker.from_job(self.job)
         out = [_status_change(self.job, self.shown[0] if self.shown else None, time.time())]
         self.shown = (self.job["status"], self.job["paused"])
@@ -389,7 +389,7 @@ class JobFollower:
             out.append(_status_change({**self.job, "status": now[0], "paused": now[1]}, previous, when))
             self.shown = now
         if to in FINISHED:
-            self.job = get_job(self.yard, self.job_id)  # final results are stored before the status
+            self.job = get_job(self.ctx, self.job_id)  # final results are stored before the status
             out.append(_training_complete(self.job))
             self.finished = True
         return out
@@ -398,7 +398,7 @@ class JobFollower:
 RUN_STATUSES = frozenset(s.value for s in RunStatus)
 
 
-async def follow_job(yard: Yard, job_id: int) -> AsyncGenerator[dict[str, Any], None]:
+async def follow_job(ctx: Context, job_id: int) -> AsyncGenerator[dict[str, Any], None]:
     """The messages of one job's WebSocket: its state now, then status changes, completed
     epochs, and ``training_complete`` when it ends (then the iterator ends).
 
@@ -406,8 +406,8 @@ async def follow_job(yard: Yard, job_id: int) -> AsyncGenerator[dict[str, Any], 
     reflected in that state change nothing. When the bus dropped messages for a slow
     client, the state is read and sent again.
     """
-    with yard.bus.subscribe(job_id) as sub:
-        follower = JobFollower(yard, job_id)
+    with ctx.bus.subscribe(job_id) as sub:
+        follower = JobFollower(ctx, job_id)
         for out in follower.state():  # NotFound before anything is sent
             yield out
         while not follower.finished:

@@ -13,13 +13,13 @@ from runyard.domain.status import FINISHED, RunStatus, check_transition
 from runyard.store.tables import Event, Run
 
 if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
+    from runyard.context import Context
 
 
 class Work:
-    def __init__(self, yard: Yard) -> None:
-        self.yard = yard
-        self.session: Session = yard.sessions()
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.session: Session = ctx.home.sessions()
         self.now = time.time()
         self._outbox: list[dict[str, Any]] = []
 
@@ -37,7 +37,7 @@ class Work:
         finally:
             self.session.close()
         if kind is None and self._outbox:
-            self.yard.publish(self._outbox)
+            self.ctx.publish(self._outbox)
 
     def emit(self, run_id: int, kind: str, data: dict[str, Any] | None = None, attempt: int | None = None) -> None:
         """Record an event of a run and publish it once the transaction commits."""

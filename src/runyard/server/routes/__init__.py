@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request
 
-from runyard.daemon.yard import Yard
+from runyard.context import Context
 
 
-def yard_of(request: Request) -> Yard:
-    yard: Yard = request.app.state.yard
-    return yard
+def context_of(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
 
 
 RunIdPath = Annotated[int, Path(ge=1, le=2**62, description="the run's id")]

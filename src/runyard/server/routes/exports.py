@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from runyard.daemon.yard import Yard
-from runyard.server.routes import RunIdPath, yard_of
+from runyard.context import Context
+from runyard.server.routes import RunIdPath, context_of
 from runyard.service.exports import MAX_RUNS, ExportFormat, export_chunks, prepare_export
 
 router = APIRouter(tags=["exports"])
@@ -44,24 +44,24 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/exports", response_class=StreamingResponse, responses=FILE_RESPONSES)
 async def export_runs(
-    run: RunIdsQuery, fmt: FormatQuery = ExportFormat.CSV, yard: Yard = Depends(yard_of)
+    run: RunIdsQuery, fmt: FormatQuery = ExportFormat.CSV, ctx: Context = Depends(context_of)
 ) -> StreamingResponse:
     """The full metric series (never downsampled) of these runs, as one CSV or JSON file."""
-    return await _stream(yard, run, fmt)
+    return await _stream(ctx, run, fmt)
 
 
 @router.get("/runs/{run_id}/export", response_class=StreamingResponse, responses=FILE_RESPONSES)
 async def export_run(
-    run_id: RunIdPath, fmt: FormatQuery = ExportFormat.CSV, yard: Yard = Depends(yard_of)
+    run_id: RunIdPath, fmt: FormatQuery = ExportFormat.CSV, ctx: Context = Depends(context_of)
 ) -> StreamingResponse:
     """The full metric series (never downsampled) of one run, as a CSV or JSON file."""
-    return await _stream(yard, [run_id], fmt)
+    return await _stream(ctx, [run_id], fmt)
 
 
-async def _stream(yard: Yard, run_ids: Sequence[int], fmt: ExportFormat) -> StreamingResponse:
-    export = await asyncio.to_thread(prepare_export, yard, run_ids, fmt)
+async def _stream(ctx: Context, run_ids: Sequence[int], fmt: ExportFormat) -> StreamingResponse:
+    export = await asyncio.to_thread(prepare_export, ctx, run_ids, fmt)
     return StreamingResponse(
-        export_chunks(yard, export),
+        export_chunks(ctx, export),
         media_type=export.format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )

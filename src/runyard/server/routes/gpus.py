@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from runyard.daemon.yard import Yard
-from runyard.server.routes import yard_of
+from runyard.context import Context
+from runyard.server.routes import context_of
 from runyard.service.gpus import describe_gpus
 
 router = APIRouter(tags=["gpus"])
@@ -16,7 +16,7 @@ router = APIRouter(tags=["gpus"])
 @router.get("/gpus")
 async def list_gpus(
     history: bool = Query(default=False, description="add each GPU's recent readings: [[time, used_mib, utilization], …]"),
-    yard: Yard = Depends(yard_of),
+    ctx: Context = Depends(context_of),
 ) -> dict[str, Any]:
     """Every GPU runyard sees: memory, utilization, the runs on it and any other process."""
-    return describe_gpus(yard, history)
+    return describe_gpus(ctx, history)

@@ -7,17 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from runyard.daemon.yard import Yard
+from runyard.context import Context
 from runyard.domain.spec import RunSpec
-from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, yard_of
+from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, context_of
 from runyard.service import listing, logs, runs
 
 router = APIRouter(tags=["runs"])
 
 
 @router.post("/runs", status_code=201)
-async def submit_run(spec: RunSpec, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return runs.submit(yard, spec)
+async def submit_run(spec: RunSpec, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return runs.submit(ctx, spec)
 
 
 class RunPage(BaseModel):
@@ -57,14 +57,14 @@ async def list_runs(
         max_length=2000,
         description="The next_cursor of the previous page, to get the page after it (same sort).",
     ),
-    yard: Yard = Depends(yard_of),
+    ctx: Context = Depends(context_of),
 ) -> dict[str, Any]:
     """One page of runs, with ``next_cursor`` (null on the last page), ``total`` (the runs
     matching the filters) and ``counts`` (per status, under every filter but status)."""
     query = listing.RunQuery(
         status=tuple(status), tag=tuple(tag), q=q, sweep=sweep, sort=sort, limit=limit, cursor=cursor
     )
-    return listing.list_page(yard, query)
+    return listing.list_page(ctx, query)
 
 
 class Batch(BaseModel):
@@ -76,40 +76,40 @@ class Batch(BaseModel):
 
 
 @router.post("/runs/batch", status_code=201)
-async def submit_runs(batch: Batch, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def submit_runs(batch: Batch, ctx: Context = Depends(context_of)) -> dict[str, Any]:
     specs = batch.runs if batch.sweep is None else [s.model_copy(update={"sweep": batch.sweep}) for s in batch.runs]
-    return {"runs": runs.submit_many(yard, specs)}
+    return {"runs": runs.submit_many(ctx, specs)}
 
 
 @router.delete("/runs/{run_id}")
-async def delete_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def delete_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
     """Delete a finished run with its metrics, events and files (409 while it is not finished)."""
-    return await runs.delete(yard, run_id)
+    return await runs.delete(ctx, run_id)
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return runs.get_run(yard, run_id)
+async def get_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return runs.get_run(ctx, run_id)
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return await runs.cancel(yard, run_id)
+async def cancel_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return await runs.cancel(ctx, run_id)
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return runs.retry(yard, run_id)
+async def retry_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return runs.retry(ctx, run_id)
 
 
 @router.post("/runs/{run_id}/pause")
-async def pause_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return runs.pause(yard, run_id)
+async def pause_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return runs.pause(ctx, run_id)
 
 
 @router.post("/runs/{run_id}/resume")
-async def resume_run(run_id: RunIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return runs.resume(yard, run_id)
+async def resume_run(run_id: RunIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return runs.resume(ctx, run_id)
 
 
 @router.get("/runs/{run_id}/log", response_class=Response)
@@ -118,10 +118,10 @@ async def read_log(
     attempt: AttemptQuery = None,
     offset: ByteOffset = 0,
     limit: int = Query(default=1 << 20, ge=1, le=16 << 20),
-    yard: Yard = Depends(yard_of),
+    ctx: Context = Depends(context_of),
 ) -> Response:
     """Raw bytes of an attempt's output from ``offset``; headers say where to go on from."""
-    chunk = logs.read_log(yard, run_id, attempt, offset, limit)
+    chunk = logs.read_log(ctx, run_id, attempt, offset, limit)
     return Response(
         chunk.data,
         media_type="text/plain; charset=utf-8",

@@ -18,9 +18,9 @@ from fastapi.responses import StreamingResponse
 from sse_starlette import EventSourceResponse
 from starlette.websockets import WebSocketDisconnect
 
-from runyard.daemon.yard import Yard
+from runyard.context import Context
 from runyard.errors import RunNotFound
-from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, yard_of
+from runyard.server.routes import AttemptQuery, ByteOffset, RunIdPath, context_of
 from runyard.service import logs
 from runyard.service.runs import get_run
 from runyard.service.streams import QueueFeed, message, queue_stream, run_stream
@@ -76,8 +76,8 @@ async def _close(source: AsyncIterator[str]) -> None:
 async def run_ws(websocket: WebSocket, run_id: RunIdPath, log: bool = LogQuery) -> None:
     """A run's live messages: its state first, then every change, until it has finished."""
     await websocket.accept()
-    yard: Yard = websocket.app.state.yard
-    stream = run_stream(yard, run_id, log)
+    ctx: Context = websocket.app.state.ctx
+    stream = run_stream(ctx, run_id, log)
     try:
         first = await anext(stream)
     except RunNotFound as error:
@@ -93,9 +93,9 @@ async def run_ws(websocket: WebSocket, run_id: RunIdPath, log: bool = LogQuery) 
 async def queue_ws(websocket: WebSocket) -> None:
     """The whole queue's live messages: its state first, then every change."""
     await websocket.accept()
-    yard: Yard = websocket.app.state.yard
+    ctx: Context = websocket.app.state.ctx
     with contextlib.suppress(WebSocketDisconnect):
-        await pump(websocket, queue_stream(yard, queue_feed(websocket.app)))
+        await pump(websocket, queue_stream(ctx, queue_feed(websocket.app)))
 
 
 def _sse(stream: AsyncIterator[str]) -> EventSourceResponse:
@@ -108,16 +108,16 @@ def _sse(stream: AsyncIterator[str]) -> EventSourceResponse:
 
 @router.get("/runs/{run_id}/stream", response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
-async def run_sse(run_id: RunIdPath, log: bool = LogQuery, yard: Yard = Depends(yard_of)) -> EventSourceResponse:
+async def run_sse(run_id: RunIdPath, log: bool = LogQuery, ctx: Context = Depends(context_of)) -> EventSourceResponse:
     """The run's live messages as Server-Sent Events (one JSON object per event)."""
-    await asyncio.to_thread(get_run, yard, run_id)  # an unknown run is a 404, not an empty stream
-    return _sse(run_stream(yard, run_id, log))
+    await asyncio.to_thread(get_run, ctx, run_id)  # an unknown run is a 404, not an empty stream
+    return _sse(run_stream(ctx, run_id, log))
 
 
 @router.get("/stream", response_class=EventSourceResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def queue_sse(request: Request, yard: Yard = Depends(yard_of)) -> EventSourceResponse:
+async def queue_sse(request: Request, ctx: Context = Depends(context_of)) -> EventSourceResponse:
     """The whole queue's live messages as Server-Sent Events."""
-    return _sse(queue_stream(yard, queue_feed(request.app)))
+    return _sse(queue_stream(ctx, queue_feed(request.app)))
 
 
 @router.get("/runs/{run_id}/log/follow", response_class=StreamingResponse,
@@ -127,15 +127,15 @@ async def follow_log(
     request: Request,
     attempt: AttemptQuery = None,
     offset: ByteOffset = 0,
-    yard: Yard = Depends(yard_of),
+    ctx: Context = Depends(context_of),
 ) -> StreamingResponse:
     """Every byte of an attempt's output from ``offset``, as it is written (like
     ``tail -f``), ending when the attempt has ended and all of it was sent."""
-    first = await asyncio.to_thread(logs.read_log, yard, run_id, attempt, offset, 1 << 20)
+    first = await asyncio.to_thread(logs.read_log, ctx, run_id, attempt, offset, 1 << 20)
 
     async def body() -> AsyncIterator[bytes]:
         chunk = first
-        with yard.bus.subscribe(run_id, frozenset({"log", "status"})) as sub:
+        with ctx.bus.subscribe(run_id, frozenset({"log", "status"})) as sub:
             while True:
                 if chunk.data:
                     yield chunk.data
@@ -146,7 +146,7 @@ async def follow_log(
                         await asyncio.wait_for(sub.queue.get(), 0.5)
                     if await request.is_disconnected():
                         return
-                chunk = await asyncio.to_thread(logs.read_log, yard, run_id, chunk.attempt or None, chunk.next_offset,
+                chunk = await asyncio.to_thread(logs.read_log, ctx, run_id, chunk.attempt or None, chunk.next_offset,
                                                 1 << 20)
 
     return StreamingResponse(body(), media_type="text/plain; charset=utf-8",

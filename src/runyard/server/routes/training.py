@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, WebSocket, WebSocketDisconnect
 
-from runyard.daemon.yard import Yard
+from runyard.context import Context
 from runyard.errors import NotFound
-from runyard.server.routes import yard_of
+from runyard.server.routes import context_of
 from runyard.service import training
 from runyard.service.training import JobRequest, JobStatus, TaskType
 
@@ -24,10 +24,10 @@ NOT_FOUND = 4404  # WebSocket close code: no such job
 
 
 @router.post("/jobs", status_code=201)
-async def create_job(request: JobRequest, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def create_job(request: JobRequest, ctx: Context = Depends(context_of)) -> dict[str, Any]:
     """Submit a training job: a run tagged ``task_type:<type>``, with ``config`` in its
     environment as ``RUNYARD_CONFIG``."""
-    return training.create_job(yard, request)
+    return training.create_job(ctx, request)
 
 
 @router.get("/jobs")
@@ -37,24 +37,24 @@ async def list_jobs(
     task_type: TaskType | None = Query(default=None),
     skip: int = Query(default=0, ge=0, le=10_000_000),
     limit: int = Query(default=100, ge=1, le=1000),
-    yard: Yard = Depends(yard_of),
+    ctx: Context = Depends(context_of),
 ) -> list[dict[str, Any]]:
     """Jobs, newest first; ``X-Total-Count`` says how many match in all."""
-    jobs, total = training.list_jobs(yard, status, task_type, skip, limit)
+    jobs, total = training.list_jobs(ctx, status, task_type, skip, limit)
     response.headers["X-Total-Count"] = str(total)
     return jobs
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: JobIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
-    return training.get_job(yard, job_id)
+async def get_job(job_id: JobIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
+    return training.get_job(ctx, job_id)
 
 
 @router.delete("/jobs/{job_id}")
-async def delete_job(job_id: JobIdPath, yard: Yard = Depends(yard_of)) -> dict[str, Any]:
+async def delete_job(job_id: JobIdPath, ctx: Context = Depends(context_of)) -> dict[str, Any]:
     """Cancel an unfinished job (answered once it has stopped). A finished job is 409 for
     now: deleting its files comes with runyard's generic run delete."""
-    return await training.delete_job(yard, job_id)
+    return await training.delete_job(ctx, job_id)
 
 
 @router.get("/models", description="Registered models. runyard has no model registry yet (a later "
@@ -77,8 +77,8 @@ async def follow_job(websocket: WebSocket, job_id: str) -> None:
     and ``training_complete``, after which the socket is closed (1000). An unknown job:
     an ``error`` message, then close code 4404."""
     await websocket.accept()
-    yard: Yard = websocket.app.state.yard
-    sender = asyncio.create_task(_send_messages(websocket, yard, job_id))
+    ctx: Context = websocket.app.state.ctx
+    sender = asyncio.create_task(_send_messages(websocket, ctx, job_id))
     listener = asyncio.create_task(_until_disconnect(websocket))
     done, _ = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
     for task in (sender, listener):
@@ -95,10 +95,10 @@ async def follow_job(websocket: WebSocket, job_id: str) -> None:
         await websocket.close(1011 if error is not None else sender.result())
 
 
-async def _send_messages(websocket: WebSocket, yard: Yard, job_id: str) -> int:
+async def _send_messages(websocket: WebSocket, ctx: Context, job_id: str) -> int:
     """Send the job's messages until it ends; returns the close code."""
     try:
-        async with contextlib.aclosing(training.follow_job(yard, training.find_job_id(job_id))) as messages:
+        async with contextlib.aclosing(training.follow_job(ctx, training.find_job_id(job_id))) as messages:
             async for message in messages:
                 await websocket.send_json(message)
     except NotFound as error:

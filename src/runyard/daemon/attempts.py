@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, select
 
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import Reason, RunStatus, retry_backoff_s, should_retry
-from runyard.executors.local import ExitInfo, ProcessHandle
+from runyard.executors.base import ExitInfo, ProcessHandle
 from runyard.executors.swap import SwapRecord, apply_swap, plan_swap, restore_swap
 from runyard.ingest.outputs import write_file_atomic
 from runyard.protocol.oom import OOM_PATTERN

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime
 from typing import Any
 
-from runyard.ingest.outputs import to_json_value
+from runyard.domain.metrics import iso_time, to_json_value
 from runyard.store.tables import Attempt, Run
 
 
 def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if ts is None else iso_time(ts)
 
 
 def render_attempt(attempt: Attempt) -> dict[str, Any]:
