@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 $py benchmarks/bench_planner.py
 $py benchmarks/bench_queue_latency.py --runs 200 --idle 50
+$py benchmarks/bench_cli.py
 $py benchmarks/bench_log_capture.py
 $py benchmarks/bench_parser.py
 $py benchmarks/bench_downsample.py

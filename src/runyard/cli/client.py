@@ -18,19 +18,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from runyard.cli.errors import ApiError
+from runyard.cli.transport import Connection, Response, StreamedResponse, Timeout, TransportError
 from runyard.errors import DaemonUnavailable
-
-if TYPE_CHECKING:
-    import httpx
-
-    from runyard.settings import Settings
 
 API = "/api/v1"
 LIST_PAGE = 1000  # runs per request when the CLI reads a long list (the API's most)
 HEALTH_TIMEOUT_S = 2.0
+
+
+class DaemonHome(Protocol):
+    """What finding or starting a home's daemon reads of the settings: ``Settings`` has it,
+    and so has the CLI's lighter ``HomeSettings``."""
+
+    @property
+    def home(self) -> Path: ...
+
+    @property
+    def server_file(self) -> Path: ...
+
+    @property
+    def daemon_log(self) -> Path: ...
+
+    @property
+    def autostart_timeout_s(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -65,62 +78,38 @@ def read_server_info(path: Path) -> ServerInfo | None:
         return None
 
 
-def _skip_httpx_cli() -> None:
-    """Keep ``import httpx`` from importing httpx's own command-line client.
-
-    httpx imports ``httpx._main`` (and with it click, Rich and Pygments) whenever those are
-    installed, which they are here: ~200 ms on every runyard command. A ``None`` entry in
-    ``sys.modules`` makes that optional import fail, and httpx falls back as it is written to.
-    """
-    if "httpx" in sys.modules:
-        return
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    try:
-        import httpx  # noqa: F401
-    finally:
-        if sys.modules.get("httpx._main") is None:
-            del sys.modules["httpx._main"]
-
-
-def _http_client(
-    info: ServerInfo, timeout_s: float, transport: httpx.BaseTransport | None = None
-) -> httpx.Client:
-    _skip_httpx_cli()
-    import httpx
-
-    return httpx.Client(
-        base_url=info.url,
-        headers={"Authorization": f"Bearer {info.token}"},
-        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-        transport=transport,
-        trust_env=False,  # a proxy from HTTP_PROXY must never stand between us and 127.0.0.1
-    )
+def _connection(info: ServerInfo, timeout_s: float) -> Connection:
+    return Connection(
+        info.url,
+        {"Authorization": f"Bearer {info.token}"},
+        timeout_s=timeout_s,
+        connect_s=min(timeout_s, 5.0),
+    )  # no proxy from HTTP_PROXY ever stands between the CLI and its daemon
 
 
 def is_healthy(info: ServerInfo, home: Path) -> bool:
     """Whether the daemon in ``info`` answers, and is this home's (not a stranger on a reused port)."""
-    _skip_httpx_cli()
-    import httpx
-
+    http = _connection(info, HEALTH_TIMEOUT_S)
     try:
-        with _http_client(info, HEALTH_TIMEOUT_S) as http:
-            response = http.get(f"{API}/health")
+        response = http.request("GET", f"{API}/health")
         body = response.json()
-    except (httpx.HTTPError, ValueError):
+    except (TransportError, ValueError):
         return False
+    finally:
+        http.close()
     if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "ok":
         return False
     their_home = body.get("home")
     return their_home is None or Path(str(their_home)).resolve() == home
 
 
-def find_daemon(settings: Settings) -> ServerInfo | None:
+def find_daemon(settings: DaemonHome) -> ServerInfo | None:
     """The healthy daemon of this home, or None."""
     info = read_server_info(settings.server_file)
     return info if info is not None and is_healthy(info, settings.home) else None
 
 
-def connect(settings: Settings, *, autostart: bool = True) -> DaemonClient:
+def connect(settings: DaemonHome, *, autostart: bool = True) -> DaemonClient:
     """A client of this home's daemon, starting one in the background when none answers."""
     info = find_daemon(settings)
     if info is None:
@@ -131,7 +120,7 @@ def connect(settings: Settings, *, autostart: bool = True) -> DaemonClient:
 
 
 @contextmanager
-def _autostart_lock(settings: Settings) -> Iterator[None]:
+def _autostart_lock(settings: DaemonHome) -> Iterator[None]:
     import fcntl
 
     deadline = time.monotonic() + settings.autostart_timeout_s + 5
@@ -152,7 +141,7 @@ def _autostart_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def start_daemon(settings: Settings) -> ServerInfo:
+def start_daemon(settings: DaemonHome) -> ServerInfo:
     """Start ``runyard serve --background`` detached, and wait until it answers."""
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -203,7 +192,7 @@ def _last_line(path: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _error_from(response: httpx.Response) -> ApiError:
+def _error_from(response: Response) -> ApiError:
     """The one-line error a 4xx/5xx answer stands for."""
     try:
         body: Any = response.json()
@@ -233,15 +222,9 @@ def _error_from(response: httpx.Response) -> ApiError:
 class DaemonClient:
     """The daemon's HTTP API as methods returning its JSON."""
 
-    def __init__(
-        self,
-        info: ServerInfo,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        timeout_s: float = 30.0,
-    ):
+    def __init__(self, info: ServerInfo, *, timeout_s: float = 30.0):
         self.info = info
-        self._http = _http_client(info, timeout_s, transport)
+        self._http = _connection(info, timeout_s)
 
     def close(self) -> None:
         self._http.close()
@@ -252,7 +235,7 @@ class DaemonClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> Response:
         with self._unavailable_on_transport_errors(method, path):
             response = self._http.request(method, f"{API}{path}", **kwargs)
         if response.status_code >= 400:
@@ -260,31 +243,28 @@ class DaemonClient:
         return response
 
     @contextmanager
-    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[StreamedResponse]:
         """:meth:`request` with the body left unread, for answers too big to hold
         (``response.iter_bytes()``); a transport failure while reading it is
         :class:`DaemonUnavailable` too."""
         with (self._unavailable_on_transport_errors(method, path),
               self._http.stream(method, f"{API}{path}", **kwargs) as response):
             if response.status_code >= 400:
-                response.read()
-                raise _error_from(response)
+                raise _error_from(response.read())
             yield response
 
     @contextmanager
     def _unavailable_on_transport_errors(self, method: str, path: str) -> Iterator[None]:
         """A timeout or a broken connection, as one line saying the daemon is not answering."""
-        import httpx
-
         try:
             yield
-        except httpx.TimeoutException:
+        except Timeout:
             raise DaemonUnavailable(
                 f"the daemon at {self.info.url} did not answer {method} {path} in time"
             ) from None
-        except httpx.TransportError as error:
+        except TransportError as error:
             raise DaemonUnavailable(
-                f"lost the daemon at {self.info.url}: {error or type(error).__name__}"
+                f"lost the daemon at {self.info.url}: {error}"
             ) from None
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -29,9 +29,8 @@ from runyard.cli.selectors import parse_run_id, parse_selection, require_selecti
 from runyard.errors import RunyardError
 
 if TYPE_CHECKING:
-    import httpx
-
     from runyard.cli.client import DaemonClient
+    from runyard.cli.transport import StreamedResponse
 
 ENDED = frozenset({"completed", "failed", "cancelled", "lost"})
 
@@ -251,7 +250,7 @@ def _save(chunks: Iterable[bytes], output: Path) -> int:
 
 
 @contextmanager
-def _export_stream(client: DaemonClient, params: list[tuple[str, str]]) -> Iterator[httpx.Response]:
+def _export_stream(client: DaemonClient, params: list[tuple[str, str]]) -> Iterator[StreamedResponse]:
     """``GET /exports``, the body unread; an older daemon without it says so."""
     try:
         with client.stream("GET", "/exports", params=params) as response:

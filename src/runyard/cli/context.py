@@ -2,12 +2,21 @@
 
 ``--help`` and ``--version`` build none of them; a command that prints builds Rich only
 when it draws; the settings are read from ``RUNYARD_*`` once, when first needed.
+
+A command that only talks to the daemon needs no more of the settings than the home, where
+``server.json`` says the rest. When ``RUNYARD_HOME`` is the only ``RUNYARD_*`` variable set,
+:func:`load_client_settings` reads it directly (pydantic-settings costs ~35 ms a command);
+with any other, it builds :class:`~runyard.settings.Settings`, so that a bad value is the
+same usage error as before.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,7 +26,7 @@ from runyard.cli.errors import CliUsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runyard.cli.client import DaemonClient
+    from runyard.cli.client import DaemonClient, DaemonHome
     from runyard.settings import Settings
 
 
@@ -26,13 +35,14 @@ class CliContext:
     """Built by the top-level callback and handed to every command as ``ctx.obj``."""
 
     color: bool | None = None
-    _settings: Settings | None = field(default=None, repr=False)
+    _settings: DaemonHome | None = field(default=None, repr=False)
     _client: DaemonClient | None = field(default=None, repr=False)
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> DaemonHome:
+        """What the client needs of the settings (``serve`` reads them all itself)."""
         if self._settings is None:
-            self._settings = load_settings()
+            self._settings = load_client_settings()
         return self._settings
 
     def client(self) -> DaemonClient:
@@ -67,6 +77,45 @@ def load_settings(**overrides: object) -> Settings:
         name = ".".join(str(part) for part in first.get("loc", ())) or "settings"
         source = "--" + name.replace("_", "-") if name in overrides else f"RUNYARD_{name.upper()}"
         raise CliUsageError(f"{source}: {first.get('msg', 'invalid value')}") from None
+
+
+@dataclass(frozen=True)
+class HomeSettings:
+    """The settings of a client whose environment sets none but ``RUNYARD_HOME``."""
+
+    home: Path
+
+    @property
+    def server_file(self) -> Path:
+        return self.home / "server.json"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.home / "daemon.log"
+
+    @cached_property
+    def autostart_timeout_s(self) -> float:
+        # Only read when starting a daemon, which takes far longer than pydantic does.
+        return load_settings().autostart_timeout_s
+
+
+def load_client_settings() -> DaemonHome:
+    """The settings as :func:`load_settings` reads them, without pydantic when it can."""
+    home = _home_alone()
+    return load_settings() if home is None else HomeSettings(home)
+
+
+def _home_alone() -> Path | None:
+    """``Settings().home`` when ``RUNYARD_HOME`` (in any case, as pydantic-settings reads
+    it) is the only ``RUNYARD_*`` variable; None when ``Settings`` must decide."""
+    names = [name for name in os.environ if name.lower().startswith("runyard_")]
+    if len(names) > 1 or any(name.lower() != "runyard_home" for name in names):
+        return None
+    try:
+        home = Path(os.environ[names[0]]) if names else Path.home() / ".runyard"
+        return home.expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # Settings says what it makes of it
+        return None
 
 
 ColorOption = Annotated[

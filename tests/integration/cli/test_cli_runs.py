@@ -127,7 +127,7 @@ def test_daemon_commands_import_no_server_code(cli: Cli) -> None:
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in profiled.stderr.splitlines() if "|" in line
     }
-    assert "runyard.cli.app" in imported and "httpx" in imported
+    assert "runyard.cli.app" in imported and "runyard.cli.transport" in imported
     assert not {
         m for m in imported if m.split(".")[0] in {"fastapi", "sqlalchemy", "uvicorn", "rich"}
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -10,12 +11,7 @@ import pytest
 from runyard.cli.client import DaemonClient, ServerInfo, read_server_info
 from runyard.cli.errors import ApiError
 from runyard.errors import DaemonUnavailable
-
-
-def client_answering(response: httpx.Response) -> DaemonClient:
-    return DaemonClient(
-        ServerInfo("http://daemon", 1, "secret"), transport=httpx.MockTransport(lambda _: response)
-    )
+from tests.unit.cli.daemon_stub import DaemonAnswering
 
 
 @pytest.mark.parametrize(
@@ -55,43 +51,46 @@ def client_answering(response: httpx.Response) -> DaemonClient:
     ],
 )
 def test_error_answers_become_one_line_api_errors(
-    response: httpx.Response, status: int, error: str, detail: str
+    daemon_answering: DaemonAnswering,
+    response: httpx.Response,
+    status: int,
+    error: str,
+    detail: str,
 ) -> None:
-    with client_answering(response) as client, pytest.raises(ApiError) as caught:
+    with daemon_answering(lambda _: response) as client, pytest.raises(ApiError) as caught:
         client.get_run(9)
     assert (caught.value.status_code, caught.value.error) == (status, error)
     assert str(caught.value).startswith(detail) and "\n" not in str(caught.value)
 
 
-def test_every_request_carries_the_token() -> None:
+def test_every_request_carries_the_token(daemon_answering: DaemonAnswering) -> None:
     seen: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request.headers["authorization"])
         return httpx.Response(200, json={"runs": []})
 
-    with DaemonClient(
-        ServerInfo("http://d", 1, "tok"), transport=httpx.MockTransport(answer)
-    ) as client:
+    with daemon_answering(answer, token="tok") as client:
         assert client.list_runs() == []
     assert seen == ["Bearer tok"]
 
 
-def test_find_run_is_none_for_an_unknown_id() -> None:
+def test_find_run_is_none_for_an_unknown_id(daemon_answering: DaemonAnswering) -> None:
     answer = httpx.Response(
         404, json={"error": "not_found", "detail": "run 9 not found", "field": None}
     )
-    with client_answering(answer) as client:
+    with daemon_answering(lambda _: answer) as client:
         assert client.find_run(9) is None
 
 
-def test_log_headers_say_where_to_go_on() -> None:
+def test_log_headers_say_where_to_go_on(daemon_answering: DaemonAnswering) -> None:
     headers = {
         "X-Runyard-Attempt": "2",
         "X-Runyard-Next-Offset": "105",
         "X-Runyard-Attempt-Finished": "1",
     }
-    with client_answering(httpx.Response(200, content=b"hello", headers=headers)) as client:
+    answer = httpx.Response(200, content=b"hello", headers=headers)
+    with daemon_answering(lambda _: answer) as client:
         chunk = client.read_log(3, None, 100)
     assert (chunk.data, chunk.attempt, chunk.next_offset, chunk.finished) == (
         b"hello",
@@ -102,16 +101,24 @@ def test_log_headers_say_where_to_go_on() -> None:
 
 
 def test_a_daemon_gone_away_is_daemon_unavailable() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
+    with socket.socket() as closed:  # a port nothing listens on once it is closed
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
     with (
-        DaemonClient(
-            ServerInfo("http://d", 1, "t"), transport=httpx.MockTransport(refuse)
-        ) as client,
-        pytest.raises(DaemonUnavailable, match="lost the daemon at http://d"),
+        DaemonClient(ServerInfo(url, 1, "t")) as client,
+        pytest.raises(DaemonUnavailable, match=f"lost the daemon at {url}"),
     ):
         client.health()
+
+
+def test_a_connection_the_daemon_closed_while_idle_is_not_reused(
+    daemon_answering: DaemonAnswering,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "ok"}, headers={"Connection": "close"})
+
+    with daemon_answering(answer) as client:
+        assert [client.health()["status"] for _ in range(3)] == ["ok"] * 3
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
-from runyard.cli.client import DaemonClient, ServerInfo
 from runyard.cli.commands_runs import _queue_and_recent
+from tests.unit.cli.daemon_stub import Answer, DaemonAnswering
 
 
-def paged_daemon(runs: list[dict[str, Any]], seen: list[dict[str, Any]]) -> DaemonClient:
-    """A daemon (httpx MockTransport) serving ``runs`` as the API does: status filter, id
+def paged_daemon(runs: list[dict[str, Any]], seen: list[dict[str, Any]]) -> Answer:
+    """How a daemon answers serving ``runs`` as the API does: status filter, id
     order either way, ``limit`` per page, an opaque cursor, the total."""
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -32,29 +32,29 @@ def paged_daemon(runs: list[dict[str, Any]], seen: list[dict[str, Any]]) -> Daem
             },
         )
 
-    return DaemonClient(ServerInfo("http://daemon", 1, "t"), transport=httpx.MockTransport(answer))
+    return answer
 
 
-def test_list_runs_follows_the_cursor_to_the_end() -> None:
+def test_list_runs_follows_the_cursor_to_the_end(daemon_answering: DaemonAnswering) -> None:
     runs = [{"id": i, "status": "completed"} for i in range(1, 2502)]
     seen: list[dict[str, Any]] = []
-    assert [r["id"] for r in paged_daemon(runs, seen).list_runs()] == list(range(1, 2502))
+    assert [r["id"] for r in daemon_answering(paged_daemon(runs, seen)).list_runs()] == list(range(1, 2502))
     assert [p.get("cursor") for p in seen] == [None, "1000", "2000"]
 
 
-def test_list_runs_stops_at_the_limit() -> None:
+def test_list_runs_stops_at_the_limit(daemon_answering: DaemonAnswering) -> None:
     runs = [{"id": i, "status": "failed"} for i in range(1, 2502)]
     seen: list[dict[str, Any]] = []
-    listed = paged_daemon(runs, seen).list_runs(sort="-id", limit=1200)
+    listed = daemon_answering(paged_daemon(runs, seen)).list_runs(sort="-id", limit=1200)
     assert [r["id"] for r in listed] == list(range(2501, 1301, -1))
     assert [p["limit"] for p in seen] == ["1000", "200"]
 
 
-def test_the_table_asks_for_the_queue_and_the_latest_finished_runs() -> None:
+def test_the_table_asks_for_the_queue_and_the_latest_finished_runs(daemon_answering: DaemonAnswering) -> None:
     runs = [{"id": i, "status": "completed"} for i in range(1, 31)] + [
         {"id": 31, "status": "queued"}
     ]
     seen: list[dict[str, Any]] = []
-    shown, hidden = _queue_and_recent(paged_daemon(runs, seen))
+    shown, hidden = _queue_and_recent(daemon_answering(paged_daemon(runs, seen)))
     assert [r["id"] for r in shown] == list(range(11, 32)) and hidden == 10
     assert len(seen) == 2

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 
-from runyard.cli.client import DaemonClient, ServerInfo
 from runyard.cli.errors import CliUsageError
 from runyard.cli.selectors import (
     parse_run_id,
@@ -16,6 +15,7 @@ from runyard.cli.selectors import (
     require_selection,
     resolve,
 )
+from tests.unit.cli.daemon_stub import Answer, DaemonAnswering
 
 
 @pytest.mark.parametrize(
@@ -87,8 +87,8 @@ RUNS = [
 ]
 
 
-def fake_daemon(runs: list[dict[str, Any]]) -> DaemonClient:
-    """A client whose daemon is an httpx MockTransport serving ``runs`` (the API's edge)."""
+def fake_daemon(runs: list[dict[str, Any]]) -> Answer:
+    """How a daemon serving ``runs`` answers (the API's edge)."""
 
     def answer(request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -105,7 +105,7 @@ def fake_daemon(runs: list[dict[str, Any]]) -> DaemonClient:
             404, json={"error": "not_found", "detail": f"run {run_id} not found", "field": None}
         )
 
-    return DaemonClient(ServerInfo("http://daemon", 1, "t"), transport=httpx.MockTransport(answer))
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -122,13 +122,14 @@ def fake_daemon(runs: list[dict[str, Any]]) -> DaemonClient:
     ],
 )
 def test_resolve_picks_matching_runs_and_reports_missing_ids(
+    daemon_answering: DaemonAnswering,
     args: list[str],
     kwargs: dict[str, Any],
     applicable: set[str] | None,
     picked: list[int],
     missing: list[int],
 ) -> None:
-    with fake_daemon(RUNS) as client:
+    with daemon_answering(fake_daemon(RUNS)) as client:
         found, absent = resolve(client, parse_selection(args, **kwargs), applicable)
     assert [r["id"] for r in found] == picked
     assert absent == missing
