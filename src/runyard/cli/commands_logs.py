@@ -11,10 +11,11 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from runyard.cli.client import DaemonClient
-from runyard.cli.commands_runs import FINISHED, ending
+from runyard.cli.commands_runs import ending
 from runyard.cli.context import state, warn
 from runyard.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, ApiError
 from runyard.cli.selectors import parse_run_id
+from runyard.domain.status import FINISHED_NAMES as FINISHED
 
 POLL_S = 0.2
 

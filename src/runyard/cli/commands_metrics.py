@@ -26,13 +26,13 @@ from runyard.cli.context import ColorOption, state, warn
 from runyard.cli.errors import EXIT_FAILURE, ApiError, CliUsageError
 from runyard.cli.options import JsonOption, RunArgument, RunsArgument, StatusOption, TagOption
 from runyard.cli.selectors import parse_run_id, parse_selection, require_selection, resolve
+from runyard.domain.status import FINISHED_NAMES
 from runyard.errors import RunyardError
 
 if TYPE_CHECKING:
     from runyard.cli.client import DaemonClient
     from runyard.cli.transport import StreamedResponse
 
-ENDED = frozenset({"completed", "failed", "cancelled", "lost"})
 
 
 # ---- the API ---------------------------------------------------------------------------
@@ -381,7 +381,7 @@ def reingest(
     selection = parse_selection(runs, status, tag)
     require_selection(selection, "reingest")
     client = state(ctx).client()
-    targets, missing = resolve(client, selection, ENDED)
+    targets, missing = resolve(client, selection, FINISHED_NAMES)
     failed = bool(missing)
     for run_id in missing:
         warn(f"run {run_id} not found")

@@ -15,9 +15,9 @@ from runyard.cli.selectors import (
     parse_statuses,
     resolve,
 )
+from runyard.domain.status import FINISHED_NAMES as FINISHED
 
 RECENT_FINISHED = 20  # the table hides older finished runs unless asked (--all, a filter)
-FINISHED = frozenset({"completed", "failed", "cancelled", "lost"})
 POLL_S = 0.25
 
 

@@ -12,6 +12,9 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from runyard.domain.status import FINISHED_NAMES as FINISHED
+from runyard.domain.status import PENDING_NAMES as PENDING
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -41,8 +44,6 @@ GPU_FIELDS = (
     "index", "uuid", "name", "memory_mib", "used_mib", "external_mib", "external_busy",
     "utilization", "processes", "runs",
 )  # fmt: skip
-PENDING = ("queued", "waiting")
-FINISHED = ("completed", "failed", "cancelled", "lost")
 
 
 def _ordered(data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

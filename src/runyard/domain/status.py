@@ -55,6 +55,9 @@ S = RunStatus
 FINISHED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.LOST})
 LIVE = frozenset({S.PREPARING, S.RUNNING, S.PAUSED})
 PENDING = frozenset({S.QUEUED, S.WAITING})
+# The same, as the API writes them (what clients compare, sort and send back).
+FINISHED_NAMES = frozenset(s.value for s in FINISHED)
+PENDING_NAMES = frozenset(s.value for s in PENDING)
 
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     S.QUEUED: frozenset({S.WAITING, S.PREPARING, S.RUNNING, S.CANCELLED, S.FAILED}),

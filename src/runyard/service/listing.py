@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, 
 from sqlalchemy.orm import aliased
 
 from runyard.domain.metrics import lower_is_better
-from runyard.domain.status import RunStatus
+from runyard.domain.status import PENDING, RunStatus
 from runyard.errors import InvalidSpec
 from runyard.service.runs import RUN_LOADS
 from runyard.store.render import render_run
@@ -213,7 +213,7 @@ def list_page(ctx: Context, query: RunQuery) -> dict[str, Any]:
         ids = [row[0] for row in rows]
         loaded = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)).options(*RUN_LOADS))}
         runs = [loaded[run_id] for run_id in ids if run_id in loaded]
-        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in PENDING])
         rendered = [render_run(run, reasons.get(run.id)) for run in runs]
 
     next_cursor = None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from runyard.domain.metrics import lower_is_better
-from runyard.domain.status import RunStatus
+from runyard.domain.status import PENDING, RunStatus
 from runyard.errors import Conflict, NotFound
 from runyard.service.files import inside
 from runyard.service.runs import load_run
@@ -116,7 +116,7 @@ async def reingest(ctx: Context, run_id: int) -> dict[str, Any]:
 
     with ctx.home.sessions() as session:
         run = load_run(session, run_id)
-        if not RunStatus(run.status).is_finished and run.status not in ("queued", "waiting"):
+        if not RunStatus(run.status).is_finished and run.status not in PENDING:
             raise Conflict(f"run {run_id} is {run.status}: reingest it once it has ended")
         delete_metrics(session, run_id)
         session.query(RunWarning).filter(RunWarning.run_id == run_id).delete()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from runyard.domain.spec import RunSpec
-from runyard.domain.status import FINISHED, LIVE, RunStatus
+from runyard.domain.status import FINISHED, LIVE, PENDING, RunStatus
 from runyard.errors import Conflict, InvalidSpec, RunNotFound
 from runyard.executors.swap import plan_swap
 from runyard.scheduler.planner import order_key
@@ -127,7 +127,7 @@ def render_runs(ctx: Context, run_ids: list[int]) -> list[dict[str, Any]]:
     for start in range(0, len(run_ids), 500):
         with ctx.home.sessions() as session:
             runs = list(session.scalars(select(Run).options(*RUN_LOADS).where(Run.id.in_(run_ids[start:start + 500]))))
-            reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+            reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in PENDING])
             found.update((r.id, render_run(r, reasons.get(r.id))) for r in runs)
     return [found[i] for i in run_ids if i in found]
 
@@ -162,7 +162,7 @@ def _insert(ctx: Context, work: Work, spec: RunSpec) -> int:
 def get_run(ctx: Context, run_id: int) -> dict[str, Any]:
     with ctx.home.sessions() as session:
         run = load_run(session, run_id)
-        reasons = ctx.waiting_reasons(session, [run]) if run.status in ("queued", "waiting") else {}
+        reasons = ctx.waiting_reasons(session, [run]) if run.status in PENDING else {}
         return render_run(run, reasons.get(run.id))
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from runyard.bus import Message, Subscription
-from runyard.domain.status import FINISHED, RunStatus
+from runyard.domain.status import FINISHED, PENDING, RunStatus
 from runyard.service.gpus import describe_gpus
 from runyard.service.runs import RUN_LOADS, get_run, render_runs
 from runyard.store.render import render_run
@@ -131,7 +131,7 @@ def queue_state(ctx: Context) -> dict[str, Any]:
         runs = list(session.scalars(query))
         truncated = len(runs) > QUEUE_STATE_RUNS
         runs = runs[:QUEUE_STATE_RUNS]
-        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in ("queued", "waiting")])
+        reasons = ctx.waiting_reasons(session, [r for r in runs if r.status in PENDING])
         rendered = [render_run(r, reasons.get(r.id)) for r in runs]
     return {"counts": status_counts(ctx), "runs": rendered, "truncated": truncated, "gpus": describe_gpus(ctx)}
 
