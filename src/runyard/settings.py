@@ -12,8 +12,10 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runyard.domain.home import HomeFiles
 
-class Settings(BaseSettings):
+
+class Settings(HomeFiles, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNYARD_", extra="ignore")
 
     home: Path = Field(
@@ -78,18 +80,6 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'runyard.db'}"
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
-
-    @property
-    def server_file(self) -> Path:
-        return self.home / "server.json"
-
-    @property
-    def daemon_log(self) -> Path:
-        return self.home / "daemon.log"
 
     def allowed_gpus(self) -> set[int] | None:
         if not self.gpus:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runyard.cli.errors import CliUsageError
+from runyard.domain.home import HomeFiles
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,18 +81,10 @@ def load_settings(**overrides: object) -> Settings:
 
 
 @dataclass(frozen=True)
-class HomeSettings:
+class HomeSettings(HomeFiles):
     """The settings of a client whose environment sets none but ``RUNYARD_HOME``."""
 
     home: Path
-
-    @property
-    def server_file(self) -> Path:
-        return self.home / "server.json"
-
-    @property
-    def daemon_log(self) -> Path:
-        return self.home / "daemon.log"
 
     @cached_property
     def autostart_timeout_s(self) -> float:
