@@ -105,7 +105,8 @@ class Attempts(Protocol):
 class Gpus(Protocol):
     """The GPU monitor: where the readings come from, and the GPUs runs may ask for."""
 
-    inventory: Inventory
+    @property
+    def inventory(self) -> Inventory: ...
 
     def gpu_indices(self) -> list[int]: ...
 

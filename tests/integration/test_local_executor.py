@@ -13,7 +13,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -36,8 +36,10 @@ BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED":
 
 
 @pytest.fixture
-def executor() -> LocalExecutor:
-    return LocalExecutor()
+def executor() -> Iterator[LocalExecutor]:
+    executor = LocalExecutor()
+    yield executor
+    executor.close()
 
 
 def script(code: str) -> list[str]:
@@ -439,3 +441,43 @@ def test_shim_reads_json_as_the_json_module_does(value: dict[str, object]) -> No
         file.write(json.dumps(value, ensure_ascii=False, indent=1))
         file.flush()
         assert read_launch_json(file.name) == value
+
+
+# -- the launcher ------------------------------------------------------------------------
+
+
+async def test_shims_are_forked_by_one_launcher_that_ends_with_the_executor(tmp_path: Path) -> None:
+    executor = LocalExecutor()
+    handles = [executor.launch(tmp_path / f"a{i}", ["sh", "-c", "echo $$"], str(tmp_path), BASE_ENV, None)
+               for i in range(3)]
+    launcher = executor.launcher.pid
+    assert launcher is not None
+    for i, handle in enumerate(handles):
+        await asyncio.wait_for(executor.wait(handle), 30)
+        info = executor.read_exit(tmp_path / f"a{i}")
+        assert info is not None and info.exit_code == 0
+        # The command's $$ is its own pid, in the group the shim leads; the shim says who
+        # it is in shim.pid.
+        assert int(log_of(tmp_path / f"a{i}")) == info.pid != handle.pid
+        pid, ticks = map(int, (tmp_path / f"a{i}" / "shim.pid").read_text().split())
+        assert pid == handle.pid and ticks > 0
+    assert {psutil.Process(launcher).ppid()} == {os.getpid()}
+    executor.close()
+    assert not alive(launcher)
+
+
+async def test_a_launcher_that_died_is_replaced_and_no_launch_is_lost(tmp_path: Path) -> None:
+    executor = LocalExecutor()
+    try:
+        assert (await run(executor, tmp_path / "before", ["true"])).exit_code == 0
+        first = executor.launcher.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: not alive(first))
+        # The launch that finds it dead spawns its shim itself; the next starts a new launcher.
+        assert (await run(executor, tmp_path / "during", ["sh", "-c", "echo ran"])).exit_code == 0
+        assert log_of(tmp_path / "during") == "ran\n"
+        assert (await run(executor, tmp_path / "after", ["true"])).exit_code == 0
+        assert executor.launcher.pid not in (None, first)
+    finally:
+        executor.close()

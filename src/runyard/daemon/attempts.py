@@ -16,28 +16,25 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, select
 
+from runyard.context import Context, Home
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import Reason, RunStatus, retry_backoff_s, should_retry
-from runyard.executors.base import ExitInfo, ProcessHandle
+from runyard.executors.base import Executor, ExitInfo, ProcessHandle
 from runyard.executors.swap import SwapRecord, apply_swap, plan_swap, restore_swap
 from runyard.ingest.outputs import write_file_atomic
 from runyard.protocol.oom import OOM_PATTERN
 from runyard.service.work import Work
 from runyard.store.tables import Attempt, Run, SwapJournal
 
-if TYPE_CHECKING:
-    from runyard.daemon.yard import Yard
-
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LiveAttempt:
-    """What the daemon keeps in memory about an attempt whose process exists."""
+    """What the supervisor keeps in memory about an attempt whose process exists."""
 
     attempt_id: int
     run_id: int
@@ -50,7 +47,7 @@ class LiveAttempt:
     stopping: str | None = None  # cancelled | timeout
 
 
-def attempt_env(yard: Yard, run: Run, spec: RunSpec, number: int, gpus: tuple[int, ...], extra: dict[str, str]) -> dict[str, str]:
+def attempt_env(home: Home, run: Run, spec: RunSpec, number: int, gpus: tuple[int, ...], extra: dict[str, str]) -> dict[str, str]:
     """The environment of PROTOCOL.md §9, on top of the submitter's environment."""
     env = dict(spec.base_env) if spec.base_env is not None else dict(os.environ)
     env.update(spec.env)
@@ -58,7 +55,7 @@ def attempt_env(yard: Yard, run: Run, spec: RunSpec, number: int, gpus: tuple[in
     env.update(
         RUNYARD_RUN_ID=str(run.id),
         RUNYARD_ATTEMPT=str(number),
-        RUNYARD_RUN_DIR=str(yard.run_dir(run.id)),
+        RUNYARD_RUN_DIR=str(home.run_dir(run.id)),
         CUDA_VISIBLE_DEVICES=",".join(str(g) for g in gpus),
         CUDA_DEVICE_ORDER="PCI_BUS_ID",
         PYTHONUNBUFFERED="1",
@@ -85,15 +82,16 @@ def swap_locks(spec: RunSpec) -> tuple[str, ...]:
     return tuple(plan_swap(workdir, s.source, s.target, workdir, i).target for i, s in enumerate(spec.swaps))
 
 
-def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt | None:
-    """Start the next attempt of a queued run on ``gpus``; None if it could not start."""
-    with Work(yard) as work:
+def start_attempt(ctx: Context, executor: Executor, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt | None:
+    """Start the next attempt of a queued run on ``gpus``; None if it could not start.
+    The caller (the scheduler) hands the attempt returned to the supervisor."""
+    with Work(ctx) as work:
         run = work.session.get(Run, run_id)
         if run is None or run.status != RunStatus.QUEUED.value:
             return None
         spec = RunSpec.model_validate(run.spec)
         number = run.attempts_count + 1
-        attempt_dir = yard.attempt_dir(run_id, number)
+        attempt_dir = ctx.home.attempt_dir(run_id, number)
         attempt_dir.mkdir(parents=True, exist_ok=True)
         extra_env, mem = oom_adjustments(spec, run.oom_count)
         swaps = [
@@ -126,8 +124,8 @@ def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt
         for record in swaps:
             apply_swap(record)
         argv = ["/bin/sh", "-c", spec.command[0]] if spec.shell else list(spec.command)
-        env = attempt_env(yard, run, spec, number, gpus, extra_env)
-        live.handle = yard.executor.launch(attempt_dir, argv, spec.workdir, env, spec.setup)
+        env = attempt_env(ctx.home, run, spec, number, gpus, extra_env)
+        live.handle = executor.launch(attempt_dir, argv, spec.workdir, env, spec.setup)
     except Exception as error:  # a vanished swap source, a full disk: the attempt fails, the daemon goes on
         log.warning("run %s: attempt %s could not start: %s", run_id, number, error)
         with (attempt_dir / "output.log").open("ab") as out:
@@ -135,16 +133,13 @@ def start_attempt(yard: Yard, run_id: int, gpus: tuple[int, ...]) -> LiveAttempt
         failed = {"exit_code": 1, "signal": None, "signal_name": None, "phase": "setup",
                   "started_at": None, "finished_at": time.time(), "pid": None}
         write_file_atomic(attempt_dir / "exit.json", lambda f: json.dump(failed, f))
-        yard.live[live.attempt_id] = live
-        return live
-    yard.live[live.attempt_id] = live
     return live
 
 
-def record_launches(yard: Yard, started: list[LiveAttempt]) -> None:
+def record_launches(ctx: Context, started: list[LiveAttempt]) -> None:
     """Store the pids of attempts just launched, in one transaction after all of them
     started (off the launch path; a crash before it is repaired from ``child.pid``)."""
-    with Work(yard) as work:
+    with Work(ctx) as work:
         for live in started:
             attempt = work.session.get(Attempt, live.attempt_id)
             if attempt is None or live.handle is None:
@@ -181,20 +176,20 @@ def outcome(info: ExitInfo | None, stopping: str | None, oom_seen: bool) -> tupl
     return RunStatus.FAILED, Reason.EXIT_CODE
 
 
-async def finish_attempt(yard: Yard, live: LiveAttempt) -> None:
-    """Record how an attempt ended, restore its swaps, and retry it if its policy says so."""
-    attempt_dir = yard.attempt_dir(live.run_id, live.number)
-    info = yard.executor.read_exit(attempt_dir)
+async def finish_attempt(ctx: Context, executor: Executor, live: LiveAttempt) -> None:
+    """Record how an attempt ended, restore its swaps, and retry it if its policy says so
+    (the supervisor lets the live attempt go)."""
+    attempt_dir = ctx.home.attempt_dir(live.run_id, live.number)
+    info = executor.read_exit(attempt_dir)
     oom_seen = False
     if info is None or info.exit_code != 0:
         oom_seen = await asyncio.to_thread(_scan_for_oom, attempt_dir / "output.log")
     if live.locks:
-        restore_swaps(yard, live.run_id, live.number)
-    with Work(yard) as work:
+        restore_swaps(ctx, live.run_id, live.number)
+    with Work(ctx) as work:
         attempt = work.session.get(Attempt, live.attempt_id)
         run = work.session.get(Run, live.run_id)
         assert attempt is not None and run is not None
-        yard.live.pop(live.attempt_id, None)
         if RunStatus(attempt.status).is_finished:
             return
         stopping = live.stopping or attempt.stop_reason
@@ -214,22 +209,23 @@ async def finish_attempt(yard: Yard, live: LiveAttempt) -> None:
         if status in (RunStatus.FAILED, RunStatus.LOST) and reason and should_retry(
             spec.retry_on, reason, run.attempts_count - run.retry_base, spec.retries
         ):
-            delay = retry_backoff_s(run.attempts_count - run.retry_base, yard.settings.retry_backoff_s,
-                                    yard.settings.retry_backoff_max_s)
+            settings = ctx.home.settings
+            delay = retry_backoff_s(run.attempts_count - run.retry_base, settings.retry_backoff_s,
+                                    settings.retry_backoff_max_s)
             run.not_before = work.now + delay
             work.transition(run, RunStatus.WAITING, reason.value, retry_in_s=delay, **details)
         else:
             work.transition(run, status, reason.value if reason else None, **details)
-    yard.wake_scheduler()
+    ctx.wake_scheduler()
 
 
-def restore_swaps(yard: Yard, run_id: int, number: int) -> None:
+def restore_swaps(ctx: Context, run_id: int, number: int) -> None:
     """Put back every file an attempt swapped, at its end; safe to repeat."""
-    restore_journaled_swaps(yard, SwapJournal.run_id == run_id, SwapJournal.attempt == number)
+    restore_journaled_swaps(ctx, SwapJournal.run_id == run_id, SwapJournal.attempt == number)
 
 
 def restore_journaled_swaps(
-    yard: Yard,
+    ctx: Context,
     *where: ColumnElement[bool],
     skip: Collection[tuple[int, int]] = (),
     after_crash: bool = False,
@@ -239,7 +235,7 @@ def restore_journaled_swaps(
     attempt's end and for start-up alike: each swap ends in ``swap_restored``, or in
     ``swap_restore_failed`` and stays journaled, to be tried again at the next start."""
     extra = {"after_crash": True} if after_crash else {}
-    with Work(yard) as work:
+    with Work(ctx) as work:
         rows = work.session.scalars(select(SwapJournal).where(SwapJournal.state != "restored", *where)).all()
         for row in rows:
             if (row.run_id, row.attempt) in skip:
@@ -255,13 +251,15 @@ def restore_journaled_swaps(
             work.emit(row.run_id, "swap_restored", {"target": row.target, **extra}, row.attempt)
 
 
-def promote_waiting(yard: Yard) -> None:
-    """Move waiting runs whose dependencies and backoff allow it to the queue; fail the
-    runs whose ``--after`` dependency failed."""
-    with Work(yard) as work:
-        waiting = list(work.session.query(Run).filter(Run.status == RunStatus.WAITING.value))
+def promote_waiting(ctx: Context, ids: Collection[int]) -> bool:
+    """Move the waiting runs ``ids`` whose dependencies and backoff allow it to the queue;
+    fail the runs whose ``--after`` dependency failed. True when one was queued."""
+    promoted = False
+    with Work(ctx) as work:
+        waiting = list(work.session.scalars(
+            select(Run).where(Run.id.in_(ids), Run.status == RunStatus.WAITING.value)))
         if not waiting:
-            return
+            return False
         dep_ids = {d.depends_on for run in waiting for d in run.deps}
         statuses = dict(work.session.query(Run.id, Run.status).filter(Run.id.in_(dep_ids))) if dep_ids else {}
         for run in waiting:
@@ -279,6 +277,8 @@ def promote_waiting(yard: Yard) -> None:
             if run.not_before is not None and run.not_before > work.now:
                 continue
             work.transition(run, RunStatus.QUEUED, None)
+            promoted = True
+    return promoted
 
 
 def waiting_reason(run: Run, statuses: dict[int, str], now: float) -> str | None:

@@ -75,3 +75,7 @@ class Executor(Protocol):
     def read_phase(self, attempt_dir: Path) -> str | None:
         """``preparing`` or ``running``, as the attempt last recorded it."""
         ...
+
+    def close(self) -> None:
+        """Release what the executor holds for launching (the attempts go on)."""
+        ...

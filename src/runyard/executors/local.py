@@ -2,7 +2,10 @@
 
 Every attempt runs under :mod:`runyard.executors.shim` in a session of its own, so the
 shim's pid is also the process group id and one ``killpg`` reaches the command and every
-worker it forked. A :class:`ProcessHandle` carries the pid *and* its start time, so a
+worker it forked. Shims are forked by a :class:`Launcher` the executor starts once (a fresh
+interpreter per attempt cost ~10 ms of every start, and ~12 ms more at its end to import
+what records the exit); when the launcher cannot be used, a shim is spawned as its own
+interpreter, as before. A :class:`ProcessHandle` carries the pid *and* its start time, so a
 handle kept in the database across a daemon restart never signals a stranger that got
 the same pid. Nothing here needs the process to be our child: after a restart the daemon
 re-attaches with the same calls.
@@ -16,8 +19,10 @@ import importlib.util
 import json
 import logging
 import os
+import select
 import signal as signals
 import sys
+import threading
 from pathlib import Path
 
 import psutil
@@ -40,6 +45,10 @@ _SHIM_EXIT_S = 5.0
 _UNKILLABLE_S = 30.0
 # Blocked in the shim until it has installed its handlers (see shim.main).
 _SHIM_BLOCKED = (signals.SIGTERM, signals.SIGINT, signals.SIGHUP)
+# How long a launch waits for the launcher's answer (a fork takes ~1 ms) before it gives
+# the launcher up and spawns the shim itself.
+_LAUNCHER_ANSWER_S = 5.0
+_COLLECT_TRIES = 1000  # ~1 s of waiting for the launcher to collect an ended shim
 
 
 def descendants(pid: int) -> list[int]:
@@ -118,13 +127,122 @@ def _group_exists(pgid: int) -> bool:
     return any(_process(pid) is not None for pid in _group_members(pgid))
 
 
+def _spawn_shim(python: str, args: list[str], stdin: int | None = None, stdout: int | None = None) -> int:
+    """Start ``python -I -S SHIM args…`` in a new session with the shim's signal mask;
+    its standard streams are ``/dev/null`` but for the descriptors given."""
+    streams = {0: stdin, 1: stdout}
+    actions: list[tuple[int | str, ...]] = []
+    for fd in (0, 1, 2):
+        given = streams.get(fd)
+        if given is None:
+            actions.append((os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0))
+        else:
+            actions.append((os.POSIX_SPAWN_DUP2, given, fd))
+    return os.posix_spawn(
+        python,
+        [python, "-I", "-S", *args],
+        {},  # -I: the shim reads nothing from its environment; the command's is in launch.json
+        file_actions=actions,
+        setsid=True,
+        setsigmask=_SHIM_BLOCKED,
+        setsigdef=(signals.SIGPIPE, signals.SIGXFSZ, *_SHIM_BLOCKED),
+    )
+
+
+class Launcher:
+    """The process that forks shims (``shim.py --launcher``): started on the first launch,
+    closed with the executor, and it exits by itself when its pipe closes (the daemon died).
+    One request at a time: a launch writes a folder and reads back a pid."""
+
+    def __init__(self, python: str, shim: Path) -> None:
+        self.python, self.shim = python, shim
+        self._pid: int | None = None
+        self._requests = self._answers = -1
+        self._lock = threading.Lock()
+
+    def fork_shim(self, attempt_dir: Path) -> int | None:
+        """The pid of a shim forked for ``attempt_dir``; None when the launcher cannot
+        (it could not start, died, or took too long), and the caller spawns one itself."""
+        path = os.fsencode(attempt_dir)
+        if b"\n" in path:
+            return None
+        with self._lock:
+            try:
+                if self._pid is None:
+                    self._start()
+                os.write(self._requests, path + b"\n")
+                answer = self._read_line()
+                return int(answer)
+            except (OSError, ValueError) as error:
+                log.warning("the shim launcher failed (%s); starting the shim directly", error)
+                self._close()
+                return None
+
+    @property
+    def pid(self) -> int | None:
+        """The launcher's pid while it runs."""
+        return self._pid
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _start(self) -> None:
+        requests_read, self._requests = os.pipe()
+        self._answers, answers_write = os.pipe()
+        try:
+            self._pid = _spawn_shim(self.python, [str(self.shim), "--launcher"], requests_read, answers_write)
+        finally:
+            os.close(requests_read)
+            os.close(answers_write)
+
+    def _read_line(self) -> bytes:
+        line = b""
+        while not line.endswith(b"\n"):
+            ready, _, _ = select.select([self._answers], [], [], _LAUNCHER_ANSWER_S)
+            if not ready:
+                raise OSError("no answer in time")
+            data = os.read(self._answers, 64)
+            if not data:
+                raise OSError("it exited")
+            line += data
+        if line.startswith(b"error:"):
+            raise OSError(line.decode(errors="replace").strip())
+        return line
+
+    def _close(self) -> None:
+        for fd in (self._requests, self._answers):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._requests = self._answers = -1
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            # It exits at the end of its input; a wedged one is not waited for forever.
+            for _ in range(100):
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                        select.select([], [], [], 0.01)
+                        continue
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signals.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
 class LocalExecutor:
     """The :class:`~runyard.executors.base.Executor` of this machine: starts, signals and
-    waits for attempts here. Holds no per-run state."""
+    waits for attempts here. Holds no per-run state (its launcher is a process cache)."""
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
         self.shim = shim_entry(python)
+        self.launcher = Launcher(python, self.shim)
+
+    def close(self) -> None:
+        """Let the launcher go (running attempts are not touched)."""
+        self.launcher.close()
 
     def launch(
         self, attempt_dir: Path, argv: list[str], cwd: str, env: dict[str, str], setup: str | None
@@ -137,15 +255,9 @@ class LocalExecutor:
         os.replace(tmp, attempt_dir / "launch.json")
         # Exists before we return, so an ingester can start following it at once.
         os.close(os.open(attempt_dir / "output.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
-        pid = os.posix_spawn(
-            self.python,
-            [self.python, "-I", "-S", str(self.shim), str(attempt_dir)],
-            {},  # -I: the shim reads nothing from its environment; the command's is in launch.json
-            file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)],
-            setsid=True,
-            setsigmask=_SHIM_BLOCKED,
-            setsigdef=(signals.SIGPIPE, signals.SIGXFSZ, *_SHIM_BLOCKED),
-        )
+        pid = self.launcher.fork_shim(attempt_dir)
+        if pid is None:
+            pid = _spawn_shim(self.python, [str(self.shim), str(attempt_dir)])
         try:
             create_time = psutil.Process(pid).create_time()
         except psutil.Error:  # already gone (python missing?): wait() and read_exit() will tell
@@ -156,22 +268,19 @@ class LocalExecutor:
     def reattach(self, attempt_dir: Path, pid: int | None, create_time: float | None) -> ProcessHandle | None:
         """The live shim of an attempt started before a restart: the stored pid (checked
         against its start time), or, when none was stored (a crash right at launch), the
-        process group of ``child.pid`` whose leader is this attempt's shim (its command
-        line names the folder: ``child.pid`` may name a process that ended long ago and
-        whose pid another one got since). None when it no longer runs."""
+        one ``shim.pid`` names if that process started when the shim did (the pid may have
+        gone to another process since). None when it no longer runs."""
         handle = ProcessHandle(pid, create_time or 0.0) if pid else self._handle_from_dir(attempt_dir)
         return handle if handle is not None and self.is_alive(handle) else None
 
     @staticmethod
     def _handle_from_dir(attempt_dir: Path) -> ProcessHandle | None:
         try:
-            child = int((attempt_dir / "child.pid").read_text())
-            shim = psutil.Process(os.getpgid(child))
-            args = shim.cmdline()
-            if not args or Path(args[-1]).resolve() != attempt_dir.resolve():
+            pid, ticks = (int(field) for field in (attempt_dir / "shim.pid").read_text().split())
+            if _shim.start_ticks(pid) != ticks:
                 return None
-            return ProcessHandle(shim.pid, shim.create_time())
-        except (OSError, ValueError, psutil.Error):
+            return ProcessHandle(pid, psutil.Process(pid).create_time())
+        except (OSError, ValueError, IndexError, psutil.Error):
             return None
 
     def leftovers(self, handle: ProcessHandle) -> bool:
@@ -249,7 +358,26 @@ class LocalExecutor:
             await asyncio.sleep(_POLL_S)
 
     async def wait(self, handle: ProcessHandle) -> None:
-        """Return once the shim has exited, whether or not it is our child."""
+        """Return once the shim has exited and been collected, whether or not it is our child."""
+        await self._exited(handle)
+        await self._collected(handle)
+
+    async def _collected(self, handle: ProcessHandle) -> None:
+        """A shim the launcher forked is the launcher's child: wait (a millisecond or so)
+        until the launcher has collected it, so that no zombie outlives :meth:`wait`."""
+        launcher = self.launcher.pid
+        if launcher is None:
+            return
+        for tries in range(_COLLECT_TRIES):
+            try:
+                proc = psutil.Process(handle.pid)
+                if abs(proc.create_time() - handle.create_time) > _SAME_START_S or proc.ppid() != launcher:
+                    return
+            except psutil.Error:
+                return
+            await asyncio.sleep(0 if tries == 0 else 0.001)
+
+    async def _exited(self, handle: ProcessHandle) -> None:
         if not self.is_alive(handle):
             self._reap(handle)
             return
