@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+
+def new_message(run_id: int | None, kind: str, data: Any, attempt: int | None = None,
+            at: float | None = None) -> dict[str, Any]:
+    """The one shape of what the bus carries (and the live streams send):
+    ``{run_id, attempt, time, kind, data}``; ``at`` defaults to now."""
+    return {"run_id": run_id, "attempt": attempt, "time": time.time() if at is None else at, "kind": kind, "data": data}
 
 
 class Message(dict[str, Any]):

@@ -120,6 +120,21 @@ def test_scalars_csv_round_trips(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["scalars.csv"]
 
 
+def test_scalars_csv_and_exports_spell_numbers_alike(tmp_path: Path) -> None:
+    """One CSV number writer: a non-finite value reads the same in scalars.csv as in an
+    export (and as the API shows it)."""
+    from runyard.service.exports import RunPoints, csv_rows
+
+    write_scalars_csv(tmp_path / "scalars.csv", iter([(1.0, None, 1, {"loss": math.nan, "acc": math.inf})]),
+                      ["loss", "acc"])
+    with (tmp_path / "scalars.csv").open(newline="") as f:
+        scalars = list(csv.reader(f))[1][3:]
+    points = RunPoints(run_id=7, series={"loss": [(1.0, math.nan)], "acc": [(1.0, math.inf)]}, axes={},
+                       x_is_step=True)
+    exported = next(iter(csv_rows(points, ["loss", "acc"])))[4:]
+    assert scalars == exported == ["NaN", "Infinity"]
+
+
 @pytest.mark.parametrize(
     ("template", "step", "epoch", "name"),
     [

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from runyard.cli.render_metrics import metric_fields, print_metric_sections, progress_rows
+from runyard.cli.text import format_span, gpus_text
 from runyard.domain.status import FINISHED_NAMES as FINISHED
 from runyard.domain.status import PENDING_NAMES as PENDING
 
@@ -59,8 +61,6 @@ def flat_run(run: dict[str, Any], *, metrics: bool = False) -> dict[str, Any]:
     out = _ordered(run, RUN_FIELDS)
     out["attempts"] = [_ordered(a, ATTEMPT_FIELDS) for a in run.get("attempts") or ()]
     if metrics:
-        from runyard.cli.render_metrics import metric_fields
-
         extra = metric_fields(run)
         for key in extra:  # last, in their own order, whether the daemon sent them or not
             out.pop(key, None)
@@ -133,18 +133,6 @@ def parse_time(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def format_span(seconds: float) -> str:
-    """``42s``, ``3m05s``, ``2h07m``, ``3d04h``: short and sortable by eye."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
-
-
 def run_time(run: dict[str, Any], now: datetime | None = None) -> str:
     """How long a pending run has waited, a live one has run (its latest attempt), a finished
     one ran."""
@@ -164,27 +152,6 @@ def status_text(run: dict[str, Any]) -> str:
     status = str(run.get("status"))
     reason = run.get("reason")
     return f"{status} ({reason})" if reason and status != "cancelled" else status
-
-
-def gpus_text(run: dict[str, Any]) -> str:
-    """The GPUs a run holds; for a pending run, what it asks for."""
-    if run.get("gpus"):
-        return ",".join(str(g) for g in run["gpus"])
-    if run.get("status") not in PENDING:
-        return (
-            "cpu"
-            if run.get("status") in ("preparing", "running", "paused") or run.get("gpus_max") == 0
-            else "-"
-        )
-    if run.get("gpu_ids"):
-        return "ids " + ",".join(str(g) for g in run["gpu_ids"])
-    low, high = run.get("gpus_min"), run.get("gpus_max")
-    if low is None and high is None:
-        return "auto"
-    if high == 0:
-        return "cpu"
-    want = f"{low}" if low == high else f"{low}-{high}"
-    return f"want {want}"
 
 
 def outcome_text(run: dict[str, Any]) -> str:
@@ -256,8 +223,6 @@ def print_run(console: Console, run: dict[str, Any]) -> None:
     then one line per attempt."""
     from rich.markup import escape
     from rich.table import Table
-
-    from runyard.cli.render_metrics import print_metric_sections, progress_rows
 
     style = STATUS_STYLE.get(str(run.get("status")), "")
     title = f"run {run.get('id')}" + (f"  {escape(str(run['name']))}" if run.get("name") else "")

@@ -14,7 +14,7 @@ import csv
 import math
 from typing import TYPE_CHECKING, Any, TextIO
 
-from runyard.cli.render import format_span, gpus_text
+from runyard.cli.text import format_span, gpus_text
 from runyard.domain.metrics import csv_number, lower_is_better
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from runyard.bus import EventBus
+from runyard.bus import EventBus, new_message
 from runyard.context import Home, LiveView
 from runyard.daemon.attempts import LiveAttempt
 from runyard.daemon.monitor import GpuMonitor
@@ -203,7 +203,7 @@ class Yard:
 
     def _announce_gpus(self) -> None:
         if self.bus.subscribers(None):
-            self.bus.publish({"run_id": None, "kind": "gpus", "data": describe_gpus(self), "time": time.time()})
+            self.bus.publish(new_message(None, "gpus", describe_gpus(self)))
 
     # ---- what services ask of the parts (runyard.context's protocols) ----------------
     def wake_scheduler(self) -> None:

@@ -14,13 +14,19 @@ def lower_is_better(key: str) -> bool:
 
 
 def csv_number(value: Any) -> str:
-    """A number for CSV: exact (``repr``), whole numbers without ``.0``, empty for null,
-    text (``NaN``) as it is."""
+    """A number for CSV, the one way runyard writes one (``scalars.csv``, exports): exact
+    (``repr``), whole numbers without ``.0``, empty for null, non-finite values spelled as
+    the API spells them (``NaN``, ``Infinity``, ``-Infinity``: ``float()`` and pandas read
+    them back), text as it is."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(to_json_value(value))
+    if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 

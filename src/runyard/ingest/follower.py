@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runyard.bus import new_message
 from runyard.ingest.chunks import LIVE_TAIL, Chunk, Position, parse_chunk, position_of, to_chunk
 from runyard.ingest.snapshots import take_snapshot
 from runyard.protocol import Report, RunParser
@@ -235,8 +236,7 @@ class Follower:
             self._log_pending = None
             self._log_at = now
         if self._points_pending is not None and (force or now - self._points_at >= LIVE_POINTS_EVERY_S):
-            messages.append({"run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(),
-                             "kind": "metrics", "data": self._points_pending})
+            messages.append(new_message(self.live.run_id, "metrics", self._points_pending, self.live.number))
             self._points_pending = None
             self._points_at = now
         if messages:
@@ -256,8 +256,8 @@ class Follower:
         if skipped:
             self._decoder.reset()
         self._published = end
-        return {"run_id": self.live.run_id, "attempt": self.live.number, "time": time.time(), "kind": "log",
-                "data": {"offset": begin, "end": end, "skipped": skipped, "text": self._decoder.decode(data)}}
+        payload = {"offset": begin, "end": end, "skipped": skipped, "text": self._decoder.decode(data)}
+        return new_message(self.live.run_id, "log", payload, self.live.number)
 
     def _store(self, chunk: Chunk, final: dict[str, Any] | None = None) -> None:
         run_id, number, position = self.live.run_id, self.live.number, chunk.position
@@ -298,7 +298,7 @@ class Follower:
             for event in events:
                 session.add(Event(run_id=run_id, attempt=number, time=now, kind=event["kind"], data=event["data"]))
             session.commit()
-        messages = [{"run_id": run_id, "attempt": number, "time": now, **event} for event in events]
+        messages = [new_message(run_id, event["kind"], event["data"], number, now) for event in events]
         self.ctx.publish_threadsafe(messages)
         if stored:
             pending = self._points_pending

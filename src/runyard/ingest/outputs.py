@@ -9,8 +9,8 @@ worker threads: whole files are replaced atomically under a unique temporary nam
 event lines are appended with one ``write`` each.
 
 JSON has no NaN: a non-finite number becomes the string ``"NaN"``, ``"Infinity"`` or
-``"-Infinity"`` (as the API shows it, :func:`to_json_value`) in events, ``nan``/``inf``/
-``-inf`` in CSV (what ``float()`` reads back), and ``null`` in snapshots, which also list
+``"-Infinity"`` (as the API shows it, :func:`to_json_value`) in events and in CSV (what
+``float()`` and pandas read back), and ``null`` in snapshots, which also list
 the replaced values under ``non_finite`` so that nothing is lost.
 """
 
@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import orjson
 
-from runyard.domain.metrics import iso_time, to_json_value
+from runyard.domain.metrics import csv_number, iso_time, to_json_value
 from runyard.domain.snapshots import check_file_name
 
 EVENTS_SCHEMA_VERSION = 1
@@ -153,8 +153,8 @@ def write_scalars_csv(
 ) -> None:
     """``scalars.csv``: header ``x,epoch,step,<keys...>``, one row per x as given (sorted).
 
-    A metric without a value at that x is an empty cell; non-finite values are written as
-    ``nan``, ``inf``, ``-inf`` so that ``float()`` and pandas read them back.
+    A metric without a value at that x is an empty cell; numbers as :func:`csv_number`
+    writes them everywhere (non-finite: ``NaN``, ``Infinity``, ``-Infinity``).
     """
     keys = list(keys)
 
@@ -162,23 +162,11 @@ def write_scalars_csv(
         out = csv.writer(f, lineterminator="\n")
         out.writerow(["x", "epoch", "step", *keys])
         for x, epoch, step, values in rows:
-            cells = [_csv_number(x), _csv_number(epoch), _csv_number(step)]
-            cells.extend(_csv_number(values.get(k)) for k in keys)
+            cells = [csv_number(x), csv_number(epoch), csv_number(step)]
+            cells.extend(csv_number(values.get(k)) for k in keys)
             out.writerow(cells)
 
     write_file_atomic(path, write)
-
-
-def _csv_number(value: float | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
 
 
 # ---------------------------------------------------------------- snapshots

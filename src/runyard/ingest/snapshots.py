@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from runyard.bus import new_message
 from runyard.domain.snapshots import snapshot_name
 from runyard.errors import RunyardError
 from runyard.ingest.outputs import build_snapshot, write_snapshot
@@ -45,7 +46,7 @@ def take_snapshot(ctx: Context, run_id: int, attempt: int | None, step: int | No
             kind, data, name = "snapshot_failed", {"error": str(error), "step": step}, None
         session.add(Event(run_id=run_id, attempt=attempt, time=now, kind=kind, data=data))
         session.commit()
-    ctx.publish_threadsafe([{"run_id": run_id, "attempt": attempt, "time": now, "kind": kind, "data": data}])
+    ctx.publish_threadsafe([new_message(run_id, kind, data, attempt, now)])
     return name
 
 

@@ -170,7 +170,7 @@ def csv_rows(points: RunPoints, keys: Sequence[str]) -> Iterator[list[str]]:
     for x, group in groupby(merged, key=itemgetter(0)):
         cells = [""] * len(keys)
         for _, i, value in group:
-            cells[i] = csv_number(to_json_value(value))
+            cells[i] = csv_number(value)
         if x in points.axes:
             epoch, step = (csv_number(a) for a in points.axes[x])
         else:

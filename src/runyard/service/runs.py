@@ -10,7 +10,6 @@ import asyncio
 import re
 import shutil
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from runyard.bus import new_message
 from runyard.domain.spec import RunSpec
 from runyard.domain.status import FINISHED, LIVE, PENDING, RunStatus
 from runyard.errors import Conflict, InvalidSpec, RunNotFound
@@ -229,7 +229,7 @@ def resume(ctx: Context, run_id: int) -> dict[str, Any]:
 async def delete(ctx: Context, run_id: int) -> dict[str, Any]:
     """Forget a finished run: its rows (metrics, events, attempts) and its folder."""
     await asyncio.to_thread(_delete, ctx, run_id)
-    ctx.bus.publish({"run_id": run_id, "attempt": None, "time": time.time(), "kind": "deleted", "data": {}})
+    ctx.bus.publish(new_message(run_id, "deleted", {}))
     return {"id": run_id, "deleted": True}
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from runyard.bus import new_message
 from runyard.domain.status import FINISHED, RunStatus, check_transition
 from runyard.store.tables import Event, Run
 
@@ -43,7 +44,7 @@ class Work:
         """Record an event of a run and publish it once the transaction commits."""
         data = data or {}
         self.session.add(Event(run_id=run_id, attempt=attempt, time=self.now, kind=kind, data=data))
-        self._outbox.append({"run_id": run_id, "attempt": attempt, "time": self.now, "kind": kind, "data": data})
+        self._outbox.append(new_message(run_id, kind, data, attempt, self.now))
 
     def transition(self, run: Run, new: RunStatus, reason: str | None = None, **details: Any) -> None:
         """The one way a run changes status: checked against the table, persisted, announced."""
