@@ -294,6 +294,21 @@ def test_an_epoch_is_complete_when_a_later_one_starts_or_it_was_evaluated():
     assert [m["epoch"] for m in tracker.complete(7, everything=True)] == [4]
 
 
+def test_an_epoch_closed_by_the_next_waits_for_its_last_points():
+    """The next epoch's report (an event) can overtake the throttled points of the epoch's
+    last lines; the epoch is announced once the points up to the next report were seen."""
+    tracker = EpochTracker(attempt=1)
+    tracker.on_report({"epoch": 1, "x": 10, "metrics": {"train_loss": 0.9}})
+    tracker.on_points([["train_loss", 10, 0.9]])
+    tracker.on_report({"epoch": 2, "x": 30, "metrics": {"train_loss": 0.6}})
+    assert tracker.complete(7) == []  # step 20's point is still on its way
+    tracker.on_points([["train_loss", 20, 0.8], ["train_loss", 30, 0.6]])
+    assert [(m["epoch"], m["metrics"]) for m in tracker.complete(7)] == [(1, {"train_loss": 0.8})]
+    tracker.on_report({"epoch": 3, "x": 50, "metrics": {"train_loss": 0.4}})
+    assert tracker.complete(7) == []
+    assert [m["epoch"] for m in tracker.complete(7, ended=True)] == [2]  # a run that ended sends what is done
+
+
 async def test_a_client_that_leaves_ends_its_subscription(api, live, tmp_path):
     yard = api.app.state.ctx
     job = await create(api, tmp_path, command=python("import time; time.sleep(60)"))

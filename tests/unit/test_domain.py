@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from runyard.domain.spec import (
-    RunSpec,
+from runyard.domain.spec import RunSpec
+from runyard.domain.spec_text import (
     parse_duration_s,
     parse_env_pair,
     parse_gpu_count,

@@ -33,7 +33,7 @@ def serve(
 ) -> None:
     """Run the daemon in the foreground (other commands start one in the background)."""
     from runyard.cli.client import find_daemon
-    from runyard.domain.spec import parse_gpu_ids
+    from runyard.domain.spec_text import parse_gpu_ids
 
     overrides: dict[str, object] = {"host": host, "port": port, "cpu_slots": cpu_slots, "hold": hold or None}
     if gpus is not None:

@@ -54,6 +54,17 @@ class CliContext:
             self._client = connect(self.settings)
         return self._client
 
+    def running_client(self) -> DaemonClient | None:
+        """This home's daemon if one answers now; None (and nothing started) if none does."""
+        if self._client is None:
+            from runyard.cli.client import DaemonClient, find_daemon
+
+            info = find_daemon(self.settings)
+            if info is None:
+                return None
+            self._client = DaemonClient(info)
+        return self._client
+
     def console(self, *, stderr: bool = False) -> Console:
         from runyard.cli.render import make_console
 

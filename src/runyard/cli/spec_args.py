@@ -1,6 +1,6 @@
 """Turning ``runyard submit`` flags into the run spec the daemon receives. Pure, no I/O.
 
-The parsing helpers of :mod:`runyard.domain.spec` read every value (``2h``, ``10G``,
+The parsing helpers of :mod:`runyard.domain.spec_text` read every value (``2h``, ``10G``,
 ``1-4``); a value they refuse is a usage error (exit 2). Relative paths are resolved here,
 from the directory the user typed the command in, because the daemon runs elsewhere.
 With ``--like`` the copied spec is the starting point and only the flags given change it:
@@ -80,7 +80,7 @@ def build_spec(
 
 
 def _apply(options: SubmitOptions, cwd: Path, spec: dict[str, Any]) -> dict[str, Any]:
-    from runyard.domain.spec import (
+    from runyard.domain.spec_text import (
         parse_duration_s,
         parse_env_pair,
         parse_gpu_count,
@@ -163,11 +163,9 @@ def _apply(options: SubmitOptions, cwd: Path, spec: dict[str, Any]) -> dict[str,
     return spec
 
 
-def submitter_env(environ: Mapping[str, str]) -> dict[str, str] | None:
-    """The environment a run starts from: the submitter's, when the spec can carry it."""
-    from runyard.domain.spec import RunSpec
-
-    return dict(environ) if "base_env" in RunSpec.model_fields else None
+def submitter_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a run starts from: the submitter's (the spec's ``base_env``)."""
+    return dict(environ)
 
 
 def check_spec(spec: Mapping[str, Any]) -> None:

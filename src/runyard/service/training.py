@@ -270,6 +270,10 @@ class _Epoch:
     first_x: float  # x of the epoch's first report: later points up to the next epoch's belong to it
     metrics: dict[str, Any] = field(default_factory=dict)
     done: bool = False
+    # Closed by a later epoch's report whose points are at this x: the epoch is announced
+    # once the points up to there were seen (they come in throttled ``metrics`` messages,
+    # which may follow the report's event), so that it carries its last values.
+    wait_for_x: float | None = None
 
 
 @dataclass
@@ -282,6 +286,7 @@ class EpochTracker:
     sent: int = 0
     total: int | None = None
     open: dict[int, _Epoch] = field(default_factory=dict)
+    seen_x: float = float("-inf")  # the highest x of the points seen
 
     @classmethod
     def from_job(cls, job: dict[str, Any]) -> EpochTracker:
@@ -302,12 +307,15 @@ class EpochTracker:
         entry.metrics.update(data.get("metrics") or {})
         entry.done = entry.done or bool(data.get("has_eval")) or data.get("status") == "completed"
         for earlier, other in self.open.items():
-            if earlier < epoch:
+            if earlier < epoch and not other.done:
                 other.done = True
+                if data.get("metrics"):
+                    other.wait_for_x = entry.first_x
 
     def on_points(self, points: list[list[Any]]) -> None:
         starts = sorted((e.first_x, n) for n, e in self.open.items())
         for key, x, value in points:
+            self.seen_x = max(self.seen_x, x)
             owner = None
             for first_x, n in starts:
                 if first_x <= x:
@@ -315,13 +323,14 @@ class EpochTracker:
             if owner is not None:
                 self.open[owner].metrics[key] = value
 
-    def complete(self, job_id: int, everything: bool = False) -> list[dict[str, Any]]:
+    def complete(self, job_id: int, everything: bool = False, ended: bool = False) -> list[dict[str, Any]]:
         """The ``epoch_complete`` messages now due; ``everything``: the run completed, so
-        its last epoch is done too."""
+        its last epoch is done too; ``ended``: the run ended, no more points will come."""
         out = []
         for n in sorted(self.open):
             entry = self.open[n]
-            if not (entry.done or everything):
+            waiting = not ended and entry.wait_for_x is not None and self.seen_x < entry.wait_for_x
+            if not everything and (not entry.done or waiting):
                 break
             del self.open[n]
             self.sent = n
@@ -382,7 +391,7 @@ class JobFollower:
         return out + self.tracker.complete(self.job_id)
 
     def _on_status(self, to: RunStatus, when: float) -> list[dict[str, Any]]:
-        out = self.tracker.complete(self.job_id, everything=to is S.COMPLETED)
+        out = self.tracker.complete(self.job_id, everything=to is S.COMPLETED, ended=to.is_finished)
         now = (JOB_STATUS[to].value, to is S.PAUSED)
         if now != self.shown:
             previous = self.shown[0] if self.shown else None

@@ -131,3 +131,19 @@ def test_daemon_commands_import_no_server_code(cli: Cli) -> None:
     assert not {
         m for m in imported if m.split(".")[0] in {"fastapi", "sqlalchemy", "uvicorn", "rich"}
     }
+
+
+def test_a_contradiction_is_a_usage_error_with_or_without_a_daemon(cli: Cli) -> None:
+    """Checked in the CLI before a daemon is started; with one running, the daemon's
+    verdict is the same one line and exit status 2, and nothing is queued."""
+    bad = ("submit", "--gpus", "2", "--gpu-ids", "0", "--", "true")
+    before = cli(*bad)
+    assert cli.daemon_pid() is None
+    cli.ok("submit", "-q", "--gpus", "0", "--", "true")
+    assert cli.daemon_pid() is not None
+    after = cli(*bad)
+    for result in (before, after):
+        assert result.returncode == 2, (result.stdout, result.stderr)
+        assert "gpu_ids pins the GPUs: leave gpus out or give the same count" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert [r["id"] for r in json.loads(cli.ok("ls", "--json", "--all"))] == [1]
