@@ -19,10 +19,8 @@ import importlib.util
 import json
 import logging
 import os
-import select
 import signal as signals
 import sys
-import threading
 from pathlib import Path
 
 import psutil
@@ -30,6 +28,7 @@ import psutil
 # Imported (not used) so that Python keeps a fresh compiled copy in __pycache__.
 from runyard.executors import shim as _shim
 from runyard.executors.base import ExitInfo, ProcessHandle
+from runyard.executors.launcher import Launcher, spawn_shim
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,6 @@ _SHIM_EXIT_S = 5.0
 # A process in uninterruptible sleep (a hung NFS mount, a wedged GPU driver) outlives
 # SIGKILL; terminate() gives up on it after this long rather than hang the caller.
 _UNKILLABLE_S = 30.0
-# Blocked in the shim until it has installed its handlers (see shim.main).
-_SHIM_BLOCKED = (signals.SIGTERM, signals.SIGINT, signals.SIGHUP)
-# How long a launch waits for the launcher's answer (a fork takes ~1 ms) before it gives
-# the launcher up and spawns the shim itself.
-_LAUNCHER_ANSWER_S = 5.0
 _COLLECT_TRIES = 1000  # ~1 s of waiting for the launcher to collect an ended shim
 
 
@@ -127,110 +121,6 @@ def _group_exists(pgid: int) -> bool:
     return any(_process(pid) is not None for pid in _group_members(pgid))
 
 
-def _spawn_shim(python: str, args: list[str], stdin: int | None = None, stdout: int | None = None) -> int:
-    """Start ``python -I -S SHIM args…`` in a new session with the shim's signal mask;
-    its standard streams are ``/dev/null`` but for the descriptors given."""
-    streams = {0: stdin, 1: stdout}
-    actions: list[tuple[int | str, ...]] = []
-    for fd in (0, 1, 2):
-        given = streams.get(fd)
-        if given is None:
-            actions.append((os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0))
-        else:
-            actions.append((os.POSIX_SPAWN_DUP2, given, fd))
-    return os.posix_spawn(
-        python,
-        [python, "-I", "-S", *args],
-        {},  # -I: the shim reads nothing from its environment; the command's is in launch.json
-        file_actions=actions,
-        setsid=True,
-        setsigmask=_SHIM_BLOCKED,
-        setsigdef=(signals.SIGPIPE, signals.SIGXFSZ, *_SHIM_BLOCKED),
-    )
-
-
-class Launcher:
-    """The process that forks shims (``shim.py --launcher``): started on the first launch,
-    closed with the executor, and it exits by itself when its pipe closes (the daemon died).
-    One request at a time: a launch writes a folder and reads back a pid."""
-
-    def __init__(self, python: str, shim: Path) -> None:
-        self.python, self.shim = python, shim
-        self._pid: int | None = None
-        self._requests = self._answers = -1
-        self._lock = threading.Lock()
-
-    def fork_shim(self, attempt_dir: Path) -> int | None:
-        """The pid of a shim forked for ``attempt_dir``; None when the launcher cannot
-        (it could not start, died, or took too long), and the caller spawns one itself."""
-        path = os.fsencode(attempt_dir)
-        if b"\n" in path:
-            return None
-        with self._lock:
-            try:
-                if self._pid is None:
-                    self._start()
-                os.write(self._requests, path + b"\n")
-                answer = self._read_line()
-                return int(answer)
-            except (OSError, ValueError) as error:
-                log.warning("the shim launcher failed (%s); starting the shim directly", error)
-                self._close()
-                return None
-
-    @property
-    def pid(self) -> int | None:
-        """The launcher's pid while it runs."""
-        return self._pid
-
-    def close(self) -> None:
-        with self._lock:
-            self._close()
-
-    def _start(self) -> None:
-        requests_read, self._requests = os.pipe()
-        self._answers, answers_write = os.pipe()
-        try:
-            self._pid = _spawn_shim(self.python, [str(self.shim), "--launcher"], requests_read, answers_write)
-        finally:
-            os.close(requests_read)
-            os.close(answers_write)
-
-    def _read_line(self) -> bytes:
-        line = b""
-        while not line.endswith(b"\n"):
-            ready, _, _ = select.select([self._answers], [], [], _LAUNCHER_ANSWER_S)
-            if not ready:
-                raise OSError("no answer in time")
-            data = os.read(self._answers, 64)
-            if not data:
-                raise OSError("it exited")
-            line += data
-        if line.startswith(b"error:"):
-            raise OSError(line.decode(errors="replace").strip())
-        return line
-
-    def _close(self) -> None:
-        for fd in (self._requests, self._answers):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._requests = self._answers = -1
-        if self._pid is not None:
-            pid, self._pid = self._pid, None
-            # It exits at the end of its input; a wedged one is not waited for forever.
-            for _ in range(100):
-                with contextlib.suppress(ChildProcessError):
-                    if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                        select.select([], [], [], 0.01)
-                        continue
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signals.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-
-
 class LocalExecutor:
     """The :class:`~runyard.executors.base.Executor` of this machine: starts, signals and
     waits for attempts here. Holds no per-run state (its launcher is a process cache)."""
@@ -257,7 +147,9 @@ class LocalExecutor:
         os.close(os.open(attempt_dir / "output.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         pid = self.launcher.fork_shim(attempt_dir)
         if pid is None:
-            pid = _spawn_shim(self.python, [str(self.shim), str(attempt_dir)])
+            # A launcher that failed late may have forked the shim all the same: never two.
+            forked = self._handle_from_dir(attempt_dir)
+            pid = forked.pid if forked is not None else spawn_shim(self.python, [str(self.shim), str(attempt_dir)])
         try:
             create_time = psutil.Process(pid).create_time()
         except psutil.Error:  # already gone (python missing?): wait() and read_exit() will tell
